@@ -1,0 +1,75 @@
+# Every command a developer needs. The README's quick start is `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+export DJANGO_SETTINGS_MODULE := chatbot.settings
+
+# The test suite runs against the real services on this machine (see .ci/services).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+
+.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## install the runtime dependencies into .venv
+
+install-dev: $(VENV)/.installed-dev browser ## install runtime, test and lint dependencies, and Chromium
+
+browser: ## install Debian's Chromium and ChromeDriver for the browser tests (needs root or sudo)
+	@command -v chromium >/dev/null || bash .ci/install-browser
+
+services: ## start PostgreSQL and Redis if they are not running
+	@bash .ci/services
+
+run: install ## run the demo: SQLite, in-process replies, widget on http://localhost:$(PORT)/
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --no-input -v0
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py collectstatic --no-input -v0
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo_setup
+	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_STREAM_DELAY_MS=$${CHATBOT_STREAM_DELAY_MS:-25} \
+		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT)
+
+web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
+	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2}
+
+worker: install ## one Celery worker consuming the inference queue (one per GPU in production)
+	$(VENV)/bin/celery -A chatbot worker -Q inference,default --concurrency $${WORKER_CONCURRENCY:-1} -l info
+
+test: install-dev services ## the whole test suite: unit, consumer, integration (real processes) and browser tests
+	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) \
+		TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install-dev ## unit and consumer tests only (no services, processes or browser)
+	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) \
+		$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+lint: install-dev ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy chatbot intents
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000 sessions (prints JSON)
+	$(PY) bench/ws_load.py $(BENCH_ARGS)
+
+bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
+	$(PY) bench/faq_retrieval.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

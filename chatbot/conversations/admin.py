@@ -1,0 +1,35 @@
+from django.contrib import admin
+
+from chatbot.conversations.models import Conversation, Message, Visitor
+
+
+class MessageInline(admin.TabularInline[Message, Conversation]):
+    model = Message
+    fk_name = "conversation"
+    extra = 0
+    can_delete = False
+    fields = ("seq", "sender", "text", "intent", "confidence", "handoff_offered", "feedback", "created_at")
+    readonly_fields = fields
+    ordering = ("seq",)
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin[Conversation]):
+    list_display = ("id", "site", "status", "last_seq", "created_at", "updated_at")
+    list_filter = ("site", "status")
+    readonly_fields = ("visitor", "last_seq", "page_url", "user_agent", "created_at", "updated_at", "closed_at")
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin[Message]):
+    list_display = ("conversation", "seq", "sender", "text", "intent", "confidence", "created_at")
+    list_filter = ("sender", "intent", "handoff_offered", "feedback")
+    search_fields = ("text",)
+    raw_id_fields = ("conversation", "reply_to")
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin[Visitor]):
+    list_display = ("public_id", "site", "created_at", "last_seen_at")
+    list_filter = ("site",)

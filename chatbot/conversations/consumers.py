@@ -1,0 +1,252 @@
+"""The widget's websocket (protocol v1, docs/protocol.md): a thin adapter over the services.
+
+Delivery guarantee: every stored message reaches this connection exactly once, in `seq` order.
+The consumer remembers the highest seq it delivered; an event that skips ahead makes it read the
+gap from the database first, and an event it already delivered is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chatbot.conversations import events, services
+from chatbot.conversations.frames import (
+    PROTOCOL_VERSION,
+    FeedbackFrame,
+    FrameError,
+    HandoffFrame,
+    MessageFrame,
+    ResumeFrame,
+    TypingFrame,
+    error_frame,
+    message_frame,
+    parse_client_frame,
+)
+from chatbot.conversations.models import Conversation, ConversationStatus, Visitor
+from chatbot.conversations.selectors import messages_after
+from chatbot.sites.models import Site
+from chatbot.sites.origins import origin_allowed
+
+logger = logging.getLogger(__name__)
+
+REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+@database_sync_to_async
+def _site_get(key: str) -> Site | None:
+    return Site.objects.filter(key=key, is_active=True).first()
+
+
+@database_sync_to_async
+def _frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None = None) -> list[dict[str, Any]]:
+    return [
+        message_frame(m)
+        for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
+    ]
+
+
+@database_sync_to_async
+def _conversation_status(conversation_id: int) -> str:
+    return str(Conversation.objects.values_list("status", flat=True).get(pk=conversation_id))
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    site: Site
+    visitor: Visitor
+    conversation_id: int | None = None
+    delivered_seq: int = 0
+    page_url: str = ""
+    user_agent: str = ""
+
+    async def connect(self) -> None:
+        events.bind_server_loop(asyncio.get_running_loop())
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        site = await _site_get(query.get("site", [""])[0])
+        origin = _header(self.scope, b"origin")
+        if site is None or not origin_allowed(
+            origin, site.allowed_origins, own_host=_header(self.scope, b"host") if site.allow_own_origin else None
+        ):
+            logger.info("refused widget handshake: site=%r origin=%r", query.get("site", [""])[0], origin)
+            await self.close(code=REFUSED)
+            return
+        self.site = site
+        self.page_url = query.get("page", [""])[0][:2000]
+        self.user_agent = (_header(self.scope, b"user-agent") or "")[:500]
+        session = await database_sync_to_async(services.session_open)(site=site, token=query.get("token", [None])[0])
+        self.visitor = session.visitor
+        await self.channel_layer.group_add(events.visitor_group(self.visitor.public_id), self.channel_name)
+        conversation = session.conversation
+        if conversation is not None:
+            await self._join(conversation.pk, delivered_seq=conversation.last_seq)
+        await self.accept()
+        await self._send(
+            {
+                "type": "session",
+                "protocol": PROTOCOL_VERSION,
+                "token": session.token,
+                "visitor": str(self.visitor.public_id),
+                "conversation": conversation.pk if conversation else None,
+                "last_seq": conversation.last_seq if conversation else 0,
+                "status": conversation.status if conversation else ConversationStatus.BOT,
+                "site": site.widget_settings(),
+            }
+        )
+        if session.token_was_invalid:
+            await self._send(
+                error_frame("token_invalid", "The visitor token was invalid or expired; a new one was issued.")
+            )
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "visitor"):
+            return
+        await self.channel_layer.group_discard(events.visitor_group(self.visitor.public_id), self.channel_name)
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._send(error_frame("binary_not_supported", "Send JSON text frames."))
+            return
+        try:
+            frame = parse_client_frame(text_data)
+        except FrameError as exc:
+            await self._send(error_frame(exc.code, exc.message))
+            return
+        if isinstance(frame, MessageFrame):
+            await self._on_message(frame)
+        elif isinstance(frame, ResumeFrame):
+            await self._on_resume(frame)
+        elif isinstance(frame, TypingFrame):
+            if self.conversation_id is not None:
+                await self.channel_layer.group_send(
+                    events.conversation_group(self.conversation_id),
+                    events.typing_event(sender="customer", origin=self.channel_name),
+                )
+        elif isinstance(frame, FeedbackFrame):
+            await self._on_feedback(frame)
+        elif isinstance(frame, HandoffFrame):
+            await self._on_handoff()
+
+    # --- client frames ---
+
+    async def _on_message(self, frame: MessageFrame) -> None:
+        received = await database_sync_to_async(services.message_receive)(
+            visitor=self.visitor,
+            client_id=frame.client_id,
+            text=frame.text,
+            page_url=self.page_url,
+            user_agent=self.user_agent,
+        )
+        message = received.message
+        if self.conversation_id != message.conversation_id:
+            await self._join(message.conversation_id, delivered_seq=0)
+        await self._send(
+            {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
+        )
+        await self._deliver(message_frame(message))
+
+    async def _on_resume(self, frame: ResumeFrame) -> None:
+        if self.conversation_id is None:
+            if frame.after_seq:
+                await self._send(error_frame("no_conversation", "There is no conversation to resume yet."))
+            return
+        frames = await _frames_after(self.conversation_id, frame.after_seq)
+        for item in frames:
+            await self._send(item)
+        self.delivered_seq = max([frame.after_seq, *(item["seq"] for item in frames)])
+
+    async def _on_feedback(self, frame: FeedbackFrame) -> None:
+        if self.conversation_id is None:
+            await self._send(error_frame("no_conversation", "There is no conversation yet."))
+            return
+        try:
+            await database_sync_to_async(services.message_feedback_set)(
+                conversation_id=self.conversation_id, seq=frame.seq, value=frame.value
+            )
+        except services.UnknownSeq as exc:
+            await self._send(error_frame("unknown_seq", str(exc)))
+
+    async def _on_handoff(self) -> None:
+        conversation = await database_sync_to_async(services.conversation_handoff_request)(
+            visitor=self.visitor, page_url=self.page_url, user_agent=self.user_agent
+        )
+        if self.conversation_id != conversation.pk:
+            # The conversation was just created: its events went out before this connection joined.
+            await self._join(conversation.pk, delivered_seq=0)
+            await self._send({"type": "status", "status": conversation.status})
+            await self._catch_up(up_to_seq=None)
+
+    # --- group events ---
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        if event["frame"]["conversation"] == self.conversation_id:
+            await self._deliver(event["frame"])
+
+    async def chat_token(self, event: dict[str, Any]) -> None:
+        await self._send(event["frame"])
+
+    async def chat_status(self, event: dict[str, Any]) -> None:
+        await self._send(event["frame"])
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event.get("origin") != self.channel_name:
+            await self._send(event["frame"])
+
+    async def chat_conversation(self, event: dict[str, Any]) -> None:
+        """Another tab of this visitor started a conversation: follow it from its beginning."""
+        if event["conversation"] != self.conversation_id:
+            await self._join(event["conversation"], delivered_seq=0)
+            await self._catch_up(up_to_seq=None)
+            await self._send({"type": "status", "status": await _conversation_status(event["conversation"])})
+
+    # --- delivery ---
+
+    async def _join(self, conversation_id: int, *, delivered_seq: int) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+        self.conversation_id = conversation_id
+        self.delivered_seq = delivered_seq
+        await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+
+    async def _deliver(self, frame: dict[str, Any]) -> None:
+        seq = int(frame["seq"])
+        if seq <= self.delivered_seq:
+            return
+        if seq > self.delivered_seq + 1:
+            await self._catch_up(up_to_seq=seq)
+            return
+        await self._send(frame)
+        self.delivered_seq = seq
+
+    async def _catch_up(self, *, up_to_seq: int | None) -> None:
+        assert self.conversation_id is not None
+        for item in await _frames_after(self.conversation_id, self.delivered_seq, up_to_seq):
+            await self._send(item)
+            self.delivered_seq = item["seq"]
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+
+class EchoConsumer(AsyncWebsocketConsumer):
+    """A bare echo on the same server, the baseline `make bench-ws` compares the chat against."""
+
+    async def connect(self) -> None:
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=text_data, bytes_data=bytes_data)

@@ -1,0 +1,97 @@
+"""The websocket frames of protocol v1 (docs/protocol.md): parsing what clients send, and
+building what the server sends. Pure functions; no database."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from chatbot.conversations.models import Message
+
+MAX_FRAME_BYTES = 16 * 1024
+MAX_TEXT_CHARS = 4000
+PROTOCOL_VERSION = 1
+
+
+class _Frame(BaseModel):
+    # Unknown fields are ignored so newer clients keep working with this server.
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"]
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class ResumeFrame(_Frame):
+    type: Literal["resume"]
+    after_seq: Annotated[int, Field(ge=0)]
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+
+
+class FeedbackFrame(_Frame):
+    type: Literal["feedback"]
+    seq: Annotated[int, Field(ge=1)]
+    value: Literal["up", "down"]
+
+
+class HandoffFrame(_Frame):
+    type: Literal["handoff"]
+
+
+ClientFrame = Annotated[
+    MessageFrame | ResumeFrame | TypingFrame | FeedbackFrame | HandoffFrame, Field(discriminator="type")
+]
+_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    """Parse one text frame, or raise FrameError with the protocol's error code."""
+    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_FRAME_BYTES:
+        raise FrameError("frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        return _client_frame.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        kind = first["type"]
+        if kind == "json_invalid":
+            raise FrameError("bad_json", "The frame is not valid JSON.") from None
+        if kind in ("model_attributes_type", "model_type", "dict_type"):
+            raise FrameError("bad_json", "The frame must be a JSON object.") from None
+        if kind in ("union_tag_not_found", "union_tag_invalid"):
+            raise FrameError("unknown_type", "Unknown or missing frame type.") from None
+        location = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise FrameError("bad_frame", f"{location}: {first['msg']}") from None
+
+
+def error_frame(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender,
+        "text": message.text,
+        "client_id": message.client_id,
+        "reply_to": message.reply_to.seq if message.reply_to_id and message.reply_to else None,
+        "sources": [{"id": s.get("id"), "question": s.get("question")} for s in message.sources or []],
+        "intent": message.intent or None,
+        "confidence": message.confidence,
+        "handoff_offered": message.handoff_offered,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+    }

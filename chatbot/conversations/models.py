@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from chatbot.sites.models import Site
+
+
+class Visitor(models.Model):
+    """A person on a customer's website, known by the signed token their browser keeps."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class ConversationStatus(models.TextChoices):
+    BOT = "bot", "Bot answering"
+    WAITING_HUMAN = "waiting_human", "Waiting for a human"
+    HUMAN = "human", "Human answering"
+    CLOSED = "closed", "Closed"
+
+
+class Conversation(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.BOT)
+    # The highest `seq` handed out; incremented under a row lock so sequence numbers are gapless.
+    last_seq = models.PositiveIntegerField(default=0)
+    page_url = models.URLField(max_length=2000, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "status", "-updated_at"]),
+            models.Index(fields=["visitor", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} ({self.status})"
+
+    @property
+    def group_name(self) -> str:
+        return f"conversation.{self.pk}"
+
+
+class Sender(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    BOT = "bot", "Bot"
+    OPERATOR = "operator", "Operator"
+    SYSTEM = "system", "System"
+
+
+class Feedback(models.TextChoices):
+    UP = "up", "Helpful"
+    DOWN = "down", "Not helpful"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=16, choices=Sender.choices)
+    text = models.TextField()
+    # The widget's id for a customer message; a resent message with the same id is not stored twice.
+    # NULL, not "", for messages without one: the uniqueness constraint below skips NULLs.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # For a bot reply: the customer message it answers. One-to-one, so the database itself refuses
+    # a second reply to the same message however many times the task runs.
+    reply_to = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="reply")
+    intent = models.CharField(max_length=100, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    sources = models.JSONField(default=list, blank=True)  # [{"id", "question", "score"}] at answer time
+    handoff_offered = models.BooleanField(default=False)
+    model_version = models.CharField(max_length=300, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # milliseconds: queue, retrieval, first_token, total
+    feedback = models.CharField(max_length=8, choices=Feedback.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.sender}: {self.text[:60]}"

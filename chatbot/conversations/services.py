@@ -1,0 +1,172 @@
+"""State changes of conversations. Each service owns its transaction and, once that commits,
+the realtime event that announces it, so no caller can forget to publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from chatbot.conversations import events
+from chatbot.conversations.dispatch import reply_dispatch
+from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender, Visitor
+from chatbot.conversations.selectors import conversation_open_for
+from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
+from chatbot.sites.models import Site
+from intents.types import Answer
+
+HANDOFF_REQUESTED_TEXT = (
+    "You asked for a person. We've let our team know, and someone will join this chat as soon as they can."
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    visitor: Visitor
+    token: str
+    token_was_invalid: bool
+    conversation: Conversation | None
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool
+    conversation_started: bool
+
+
+class UnknownSeq(Exception):
+    pass
+
+
+def session_open(*, site: Site, token: str | None) -> Session:
+    """The visitor behind `token` (or a new one), their open conversation, and a fresh token."""
+    visitor = None
+    token_was_invalid = False
+    if token:
+        visitor_id = visitor_token_read(token, site_key=site.key)
+        if visitor_id is not None:
+            visitor = Visitor.objects.filter(public_id=visitor_id, site=site).first()
+        token_was_invalid = visitor is None
+    if visitor is None:
+        visitor = Visitor.objects.create(site=site)
+    else:
+        visitor.save(update_fields=["last_seen_at"])
+    return Session(
+        visitor=visitor,
+        token=visitor_token_issue(site_key=site.key, visitor_id=visitor.public_id),
+        token_was_invalid=token_was_invalid,
+        conversation=conversation_open_for(visitor=visitor),
+    )
+
+
+def _conversation_for_update(*, visitor: Visitor, page_url: str, user_agent: str) -> tuple[Conversation, bool]:
+    """The visitor's open conversation, locked for this transaction, or a new one."""
+    # Locking the visitor row serialises two tabs that start a conversation at the same moment.
+    Visitor.objects.select_for_update().filter(pk=visitor.pk).first()
+    conversation = conversation_open_for(visitor=visitor)
+    if conversation is not None:
+        return Conversation.objects.select_for_update().get(pk=conversation.pk), False
+    conversation = Conversation.objects.create(
+        site_id=visitor.site_id, visitor=visitor, page_url=page_url[:2000], user_agent=user_agent[:500]
+    )
+    return conversation, True
+
+
+def _next_seq(conversation: Conversation) -> int:
+    """Hand out the next sequence number; the caller holds the conversation's row lock."""
+    conversation.last_seq += 1
+    conversation.save(update_fields=["last_seq", "updated_at"])
+    return conversation.last_seq
+
+
+def message_receive(
+    *, visitor: Visitor, client_id: str, text: str, page_url: str = "", user_agent: str = ""
+) -> Received:
+    """Store a customer message once per `client_id`, publish it and queue the bot's reply."""
+    with transaction.atomic():
+        conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is not None:
+            return Received(existing, created=False, conversation_started=False)
+        message = Message.objects.create(
+            conversation=conversation,
+            seq=_next_seq(conversation),
+            sender=Sender.CUSTOMER,
+            text=text,
+            client_id=client_id,
+        )
+        answer_by_bot = conversation.status == ConversationStatus.BOT
+
+        def after_commit() -> None:
+            if started:
+                events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
+            events.publish_message(message)
+            if answer_by_bot:
+                reply_dispatch(message.pk)
+
+        transaction.on_commit(after_commit)
+    return Received(message, created=True, conversation_started=started)
+
+
+def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[str, float]) -> Message | None:
+    """Store the bot's answer to a customer message, at most once.
+
+    Returns the stored reply (the earlier one if the message was already answered), or None when
+    the conversation is no longer the bot's to answer (a person took over meanwhile).
+    """
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().get(pk=customer_message.conversation_id)
+            existing = Message.objects.filter(reply_to=customer_message).first()
+            if existing is not None:
+                return existing
+            if conversation.status != ConversationStatus.BOT:
+                return None
+            reply = Message.objects.create(
+                conversation=conversation,
+                seq=_next_seq(conversation),
+                sender=Sender.BOT,
+                text=answer.text,
+                reply_to=customer_message,
+                intent=answer.intent or "",
+                confidence=answer.confidence,
+                sources=[{"id": s.id, "question": s.question, "score": s.score} for s in answer.sources],
+                handoff_offered=answer.handoff,
+                model_version=answer.model_version,
+                timings=timings,
+            )
+            transaction.on_commit(lambda: events.publish_message(reply))
+            return reply
+    except IntegrityError:
+        # A concurrent run of the same task stored the reply first.
+        return Message.objects.get(reply_to=customer_message)
+
+
+def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_agent: str = "") -> Conversation:
+    """The customer asks for a person: the bot stops answering and the team is told."""
+    with transaction.atomic():
+        conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
+        if conversation.status != ConversationStatus.BOT:
+            return conversation
+        conversation.status = ConversationStatus.WAITING_HUMAN
+        conversation.save(update_fields=["status", "updated_at"])
+        notice = Message.objects.create(
+            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=HANDOFF_REQUESTED_TEXT
+        )
+
+        def after_commit() -> None:
+            if started:
+                events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
+            events.publish_status(conversation)
+            events.publish_message(notice)
+
+        transaction.on_commit(after_commit)
+    return conversation
+
+
+def message_feedback_set(*, conversation_id: int, seq: int, value: str) -> Message:
+    updated = Message.objects.filter(conversation_id=conversation_id, seq=seq, sender=Sender.BOT).update(feedback=value)
+    if not updated:
+        raise UnknownSeq(f"Message {seq} is not a bot answer in this conversation.")
+    return Message.objects.get(conversation_id=conversation_id, seq=seq)

@@ -1,0 +1,98 @@
+"""The answering models of a worker process: loaded once, FAQ indexes cached per site.
+
+A worker keeps each site's FAQ index in memory together with the site's `faq_version`; when an
+entry changes the version moves on and the next question rebuilds the index, re-embedding only
+the entries whose text changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+
+from chatbot.knowledge.models import FaqEntry
+from chatbot.sites.models import Site
+from intents.embeddings import Embedder, SentenceTransformerEmbedder
+from intents.retrieval import FaqIndex, RetrievalResponder
+from intents.types import FaqDocument, Responder
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_embedder: Embedder | None = None
+
+
+@dataclass(frozen=True)
+class _CachedIndex:
+    faq_version: int
+    index: FaqIndex
+
+
+_indexes: dict[int, _CachedIndex] = {}
+
+
+def embedder_get() -> Embedder:
+    """The process's embedding model, loaded on first use."""
+    global _embedder
+    with _lock:
+        if _embedder is None:
+            _embedder = SentenceTransformerEmbedder.load(
+                settings.CHATBOT_EMBEDDING_MODEL or None, device=settings.CHATBOT_DEVICE
+            )
+            logger.info("loaded embedding model %s", _embedder.model_name)
+        return _embedder
+
+
+def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
+    """Embed the site's entries whose text or model changed since they were embedded.
+
+    Returns how many entries were embedded. Saves through `update()` so the write does not
+    count as an FAQ change (that would invalidate the index it is building).
+    """
+    embedder = embedder or embedder_get()
+    stale = [
+        entry
+        for entry in FaqEntry.objects.filter(site=site)
+        if entry.embedding is None
+        or entry.embedding_model != embedder.model_name
+        or entry.embedded_hash != entry.content_hash()
+    ]
+    if not stale:
+        return 0
+    texts = [text for entry in stale for text in entry.phrasings]
+    vectors = embedder.encode(texts)
+    row = 0
+    for entry in stale:
+        count = len(entry.phrasings)
+        block = np.ascontiguousarray(vectors[row : row + count], dtype=np.float32)
+        row += count
+        FaqEntry.objects.filter(pk=entry.pk).update(
+            embedding=block.tobytes(), embedding_model=embedder.model_name, embedded_hash=entry.content_hash()
+        )
+    logger.info("embedded %d FAQ entries of site %s", len(stale), site.key)
+    return len(stale)
+
+
+def faq_index_get(*, site: Site) -> FaqIndex:
+    """The site's FAQ index, rebuilt only when an entry changed since it was cached."""
+    cached = _indexes.get(site.pk)
+    if cached is not None and cached.faq_version == site.faq_version:
+        return cached.index
+    embedder = embedder_get()
+    faq_embed_stale(site=site, embedder=embedder)
+    entries = []
+    for entry in FaqEntry.objects.filter(site=site, is_active=True):
+        vectors = np.frombuffer(bytes(entry.embedding or b""), dtype=np.float32).reshape(-1, embedder.dimension)
+        document = FaqDocument(entry.pk, entry.question, entry.answer, tuple(entry.phrasings[1:]))
+        entries.append((document, vectors))
+    index = FaqIndex.from_vectors(entries)
+    _indexes[site.pk] = _CachedIndex(site.faq_version, index)
+    return index
+
+
+def responder_for(*, site: Site) -> Responder:
+    return RetrievalResponder(embedder=embedder_get(), index=faq_index_get(site=site), threshold=site.answer_threshold)

@@ -1,0 +1,240 @@
+"""Settings for the customer-service desk, read from the environment (and a `.env` file if present).
+
+One file for every deployment: `make run` needs no variables at all (SQLite, in-memory channel
+layer, replies generated in-process); setting `REDIS_URL` and `DATABASE_URL` turns the same code
+into the distributed setup (ASGI web processes, Celery workers, Redis, PostgreSQL).
+Every helper fails loudly on a value it cannot parse, and production (`DJANGO_DEBUG` off) refuses
+to start without a secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise ImproperlyConfigured(f"Set the environment variable {name}.")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no).")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if DEBUG:
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-do-not-use-in-production")
+else:
+    # Production must never run on a guessable key: tokens and sessions are signed with it.
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random string of at least 32 characters "
+            "(or set DJANGO_DEBUG=1 for local development)."
+        )
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chatbot.sites",
+    "chatbot.knowledge",
+    "chatbot.conversations",
+    "chatbot.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatbot.urls"
+ASGI_APPLICATION = "chatbot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL in production (DATABASE_URL), SQLite for the embedded demo. ---
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # IMMEDIATE transactions take the write lock up front, so two writers queue on the timeout
+    # instead of one failing with "database is locked" half-way through a transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and Celery broker. Without it everything runs in one process. ---
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CHATBOT_CHANNEL_PREFIX", "chatbot"),
+                # A consumer that falls this far behind is dropped from delivery rather than
+                # exhausting Redis; clients recover missed messages through `resume`.
+                "capacity": env_int("CHATBOT_CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"conversations.generate_reply": {"queue": "inference"}}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died unacknowledged goes back to the queue after this many seconds.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# How a stored customer message reaches the reply task:
+#   celery    - queued on the `inference` queue for Celery workers (needs a broker),
+#   inprocess - run on a worker thread of the web process (the embedded demo),
+#   inline    - run synchronously in the caller (tests and one-off scripts).
+CHATBOT_DISPATCH = env_str("CHATBOT_DISPATCH", "celery" if CELERY_BROKER_URL else "inprocess")
+if CHATBOT_DISPATCH not in {"celery", "inprocess", "inline"}:
+    raise ImproperlyConfigured("CHATBOT_DISPATCH must be one of celery, inprocess, inline.")
+
+# --- The answering models. Local paths or hub ids; never downloaded at run time. ---
+CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM
+CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
+# Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo
+# FAQ's held-out paraphrases (bench/faq_retrieval.py): 71% answered right, 80% of off-topic refused.
+CHATBOT_ANSWER_THRESHOLD = env_float("CHATBOT_ANSWER_THRESHOLD", 0.45)
+CHATBOT_HISTORY_TURNS = env_int("CHATBOT_HISTORY_TURNS", 8)
+# Retrieval answers are complete at once; a pause between streamed words (ms) makes them read
+# like typing. 0 streams as fast as the transport allows.
+CHATBOT_STREAM_DELAY_MS = env_int("CHATBOT_STREAM_DELAY_MS", 0)
+CHATBOT_VISITOR_TOKEN_MAX_AGE = env_int("CHATBOT_VISITOR_TOKEN_MAX_AGE", 90 * 24 * 3600)
+CHATBOT_DEMO_ORIGINS = env_list("CHATBOT_DEMO_ORIGINS")
+# Serves a bare websocket echo at /ws/echo/ so `make bench-ws` can compare against it.
+CHATBOT_BENCH_ECHO = env_bool("CHATBOT_BENCH_ECHO", DEBUG)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# The widget URL is embedded on customers' sites without a hash, so it must not be cached
+# for long; WhiteNoise's default of 60 s keeps deploys visible quickly.
+WHITENOISE_USE_FINDERS = DEBUG
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from chatbot.sites.origins import InvalidOrigin, validate_allowed_origin
+
+_hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #3b5bdb.")
+
+
+def _validate_origins(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("A list of origins such as https://shop.example.com.")
+    for item in value:
+        try:
+            validate_allowed_origin(item)
+        except InvalidOrigin as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+def _default_threshold() -> float:
+    return float(settings.CHATBOT_ANSWER_THRESHOLD)
+
+
+class Site(models.Model):
+    """A website that embeds the widget, identified publicly by its key."""
+
+    key = models.SlugField(max_length=64, unique=True, help_text="Public key used in the embed tag.")
+    name = models.CharField(max_length=200)
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_validate_origins],
+        help_text='Origins the widget may run on, e.g. ["https://shop.example.com", "https://*.example.com"].',
+    )
+    allow_own_origin = models.BooleanField(
+        default=False, help_text="Also allow pages served by this server itself (the demo page)."
+    )
+    greeting = models.TextField(default="Hi! How can we help you today?")
+    language = models.CharField(max_length=16, default="en")
+    primary_color = models.CharField(max_length=7, default="#3b5bdb", validators=[_hex_colour])
+    text_color = models.CharField(max_length=7, default="#ffffff", validators=[_hex_colour])
+    answer_threshold = models.FloatField(
+        default=_default_threshold,
+        help_text="Lowest FAQ match score (cosine, 0-1) the bot answers with; below it, it offers a human.",
+    )
+    is_active = models.BooleanField(default=True)
+    # Bumped whenever an FAQ entry of the site changes, so workers know their cached index is stale.
+    faq_version = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def widget_settings(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "greeting": self.greeting,
+            "color": self.primary_color,
+            "text_color": self.text_color,
+            "language": self.language,
+        }

@@ -1,0 +1,145 @@
+"""The widget in Debian's headless Chromium, embedded cross-origin on a host page, talking to the
+embedded server (the `make run` setup)."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import socketserver
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.processes import manage
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+HOST_PAGE = """<!doctype html><html><head><title>Host shop</title>
+<style>* { font-family: serif !important; } button { background: red !important; }</style></head>
+<body><h1>A shop on another origin</h1>
+<script src="{widget}" data-site-key="demo" async></script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def host_page(embedded_server: Any) -> Iterator[str]:
+    """A page on a second origin that embeds the widget from the server with the one tag."""
+    html = HOST_PAGE.replace("{widget}", f"{embedded_server.http}/static/chatbot/widget.js").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    socketserver.TCPServer.allow_reuse_address = True
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", embedded_server.host_page_port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{embedded_server.host_page_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def ask(page: Any, text: str) -> Any:
+    page.locator('[data-testid="input"]').fill(text)
+    page.locator('[data-testid="input"]').press("Enter")
+    answer = page.locator('[data-testid="message"][data-sender="bot"]').last
+    answer.wait_for(timeout=30_000)
+    return answer
+
+
+def test_a_visitor_on_another_origin_asks_in_their_own_words_and_sees_the_answer_with_its_source(
+    page: Any, host_page: str
+) -> None:
+    page.goto(host_page)
+    page.locator('[data-testid="launcher"]').click()
+    assert page.locator('[data-testid="human"]').is_visible()
+    answer = ask(page, "do you deliver to Australia?")
+    sources = page.locator('[data-testid="sources"]').last
+    sources.wait_for(timeout=10_000)
+    assert "Do you ship outside the EU and UK?" in sources.inner_text()
+    assert len(answer.inner_text()) > 20
+    # The host page's aggressive CSS does not reach into the widget's shadow root.
+    font = page.locator('[data-testid="send"]').evaluate("el => getComputedStyle(el).fontFamily")
+    assert "serif" not in font.replace("sans-serif", "")
+
+
+def test_html_in_a_customer_message_and_in_an_faq_answer_shows_as_text_and_never_runs(
+    page: Any, host_page: str, embedded_server: Any
+) -> None:
+    manage(
+        "shell",
+        "-c",
+        "from chatbot.knowledge.models import FaqEntry; from chatbot.sites.models import Site; "
+        "FaqEntry.objects.update_or_create(site=Site.objects.get(key='demo'), "
+        f"question='What is the secret markup test?', defaults={{'answer': {XSS!r}}})",
+        env=embedded_server.env,
+    )
+    page.goto(host_page)
+    page.locator('[data-testid="launcher"]').click()
+    answer = ask(page, "What is the secret markup test?")
+    customer = page.locator('[data-testid="message"][data-sender="customer"]').last
+    assert customer.inner_text().strip() == "What is the secret markup test?"
+    page.wait_for_function(
+        "() => window.ChatbotWidget.state().messages.some(m => m.sender === 'bot' && m.text.includes('onerror'))",
+        timeout=20_000,
+    )
+    assert XSS in answer.inner_text()
+    ask_xss = page.locator('[data-testid="input"]')
+    ask_xss.fill(XSS)
+    ask_xss.press("Enter")
+    page.locator('[data-testid="message"][data-sender="customer"]', has_text="onerror").wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img").count() == 0
+    assert page.dialogs == []
+
+
+def test_the_conversation_survives_a_page_reload(page: Any, host_page: str) -> None:
+    page.goto(host_page)
+    page.locator('[data-testid="launcher"]').click()
+    ask(page, "How much is postage?")
+    page.wait_for_function("() => window.ChatbotWidget.state().lastSeq >= 2", timeout=20_000)
+    before = page.evaluate("window.ChatbotWidget.state().messages.map(m => [m.seq, m.sender, m.text])")
+    page.reload()
+    page.locator('[data-testid="launcher"]').click()
+    page.wait_for_function(f"() => window.ChatbotWidget.state().lastSeq >= {before[-1][0]}", timeout=20_000)
+    after = page.evaluate("window.ChatbotWidget.state().messages.map(m => [m.seq, m.sender, m.text])")
+    assert [m for m in after if m[0] is not None] == [m for m in before if m[0] is not None]

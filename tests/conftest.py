@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FAQ = ROOT / "chatbot" / "knowledge" / "demo_faq.json"
+PARAPHRASES = Path(__file__).resolve().parent / "data" / "demo_faq_paraphrases.json"
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own in-memory channel layer (its queues belong to the test's loop)."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def paraphrases() -> dict[str, Any]:
+    return json.loads(PARAPHRASES.read_text())
+
+
+@pytest.fixture
+def shop_site(db: None) -> Any:
+    from chatbot.sites.models import Site
+
+    return Site.objects.create(key="shop", name="Shop", allowed_origins=["https://shop.example.com"])
+
+
+@pytest.fixture
+def demo_site(db: None) -> Any:
+    """The demo site with the demo FAQ, embedded by the real MiniLM model."""
+    from chatbot.knowledge.answering import faq_embed_stale
+    from chatbot.knowledge.services import faq_entries_from_file, faq_import
+    from chatbot.sites.models import Site
+
+    site = Site.objects.create(
+        key="demo", name="Lumen & Loom", allowed_origins=["https://shop.example.com"], answer_threshold=0.45
+    )
+    faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ))
+    faq_embed_stale(site=site)
+    site.refresh_from_db()
+    return site
+
+
+@dataclass
+class EmbeddedServer:
+    """The product as `make run` runs it: SQLite, in-memory layer, in-process replies."""
+
+    http: str
+    ws: str
+    env: dict[str, str]
+    host_page_port: int  # a second origin the demo site allows, for cross-origin embedding
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    from tests.processes import asgi_server, base_env, free_port, manage
+
+    port, host_page_port = free_port(), free_port()
+    folder = tmp_path_factory.mktemp("embedded")
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
+        DJANGO_STATIC_ROOT=str(folder / "static"),
+        CHATBOT_DEMO_ORIGINS=f"http://127.0.0.1:{host_page_port}",
+        CHATBOT_STREAM_DELAY_MS="20",
+        DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1",
+    )
+    manage("migrate", "--no-input", "-v0", env=env)
+    manage("collectstatic", "--no-input", "-v0", env=env)
+    manage("demo_setup", "--no-admin", env=env)
+    server = asgi_server(env, port)
+    try:
+        yield EmbeddedServer(f"http://localhost:{port}", f"ws://localhost:{port}", env, host_page_port)
+    finally:
+        server.stop()

@@ -1,0 +1,148 @@
+"""Real processes for integration and browser tests: an ASGI server and a Celery worker.
+
+Each is started with its own environment, waited for until it is ready, and stopped (and its
+output shown on failure) when the fixture ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_", "CHATBOT_", "CELERY_"))}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "chatbot.settings",
+            "DJANGO_SECRET_KEY": "test-only-secret-key-0123456789abcdefghij",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: Mapping[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
+
+    def start(self) -> Process:
+        handle = self.log.open("ab")
+        self.popen = subprocess.Popen(
+            self.args, cwd=ROOT, env=dict(self.env), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:]
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+    def wait_for(self, ready: str, timeout: float = 90) -> None:
+        """Wait until `ready` appears in the output."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready in self.log.read_text(errors="replace"):
+                return
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.output()}")
+
+
+def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
+    result = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def asgi_server(env: Mapping[str, str], port: int) -> Process:
+    process = Process(
+        "uvicorn",
+        [str(BIN / "uvicorn"), "chatbot.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+    ).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            if not process.alive():
+                raise RuntimeError(f"uvicorn exited early:\n{process.output()}") from None
+            time.sleep(0.2)
+    process.stop()
+    raise TimeoutError(f"uvicorn did not answer /healthz:\n{process.output()}")
+
+
+def celery_worker(env: Mapping[str, str], *, queues: str = "inference") -> Process:
+    process = Process(
+        "celery",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "chatbot",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            "1",
+            "-l",
+            "info",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+    ).start()
+    process.wait_for("ready.", timeout=120)
+    return process
