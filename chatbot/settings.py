@@ -10,7 +10,9 @@ to start without a secret key.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dj_database_url
 import django_stubs_ext
@@ -44,24 +46,25 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no).")
 
 
-def env_int(name: str, default: int) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _env_number(name: str, default: _Number, parse: Callable[[str], _Number], what: str) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {what}.") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
+    return _env_number(name, default, float, "a number")
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -70,7 +73,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 if DEBUG:
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-do-not-use-in-production")
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-development-key-do-not-use-in-production"
 else:
     # Production must never run on a guessable key: tokens and sessions are signed with it.
     SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
