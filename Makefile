@@ -40,10 +40,10 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo_setup
 	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_STREAM_DELAY_MS=$${CHATBOT_STREAM_DELAY_MS:-25} \
-		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT)
+		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --lifespan off
 
 web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
-	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2}
+	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} --lifespan off
 
 worker: install ## one Celery worker consuming the inference queue (one per GPU in production)
 	$(VENV)/bin/celery -A chatbot worker -Q inference,default --concurrency $${WORKER_CONCURRENCY:-1} -l info

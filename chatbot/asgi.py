@@ -13,8 +13,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from chatbot.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.CHATBOT_DISPATCH == "inprocess":
+    # This process answers customers itself: load the model while the server starts.
+    from chatbot.knowledge.answering import embedder_warm_up_in_background
+
+    embedder_warm_up_in_background()
 
 application = ProtocolTypeRouter(
     {

@@ -11,6 +11,7 @@ from channels.layers import channel_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FAQ = ROOT / "chatbot" / "knowledge" / "demo_faq.json"
+MODEL_LOADED = "loaded embedding model"
 PARAPHRASES = Path(__file__).resolve().parent / "data" / "demo_faq_paraphrases.json"
 
 
@@ -58,6 +59,7 @@ class EmbeddedServer:
     ws: str
     env: dict[str, str]
     host_page_port: int  # a second origin the demo site allows, for cross-origin embedding
+    process: Any
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +80,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
     manage("demo_setup", "--no-admin", env=env)
     server = asgi_server(env, port)
     try:
-        yield EmbeddedServer(f"http://localhost:{port}", f"ws://localhost:{port}", env, host_page_port)
+        server.wait_for(MODEL_LOADED, timeout=120)
+        yield EmbeddedServer(f"http://localhost:{port}", f"ws://localhost:{port}", env, host_page_port, server)
     finally:
         server.stop()

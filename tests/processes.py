@@ -108,7 +108,16 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
 def asgi_server(env: Mapping[str, str], port: int) -> Process:
     process = Process(
         "uvicorn",
-        [str(BIN / "uvicorn"), "chatbot.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(BIN / "uvicorn"),
+            "chatbot.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ],
         env,
     ).start()
     deadline = time.monotonic() + 60

@@ -47,6 +47,11 @@ def embedder_get() -> Embedder:
         return _embedder
 
 
+def embedder_warm_up_in_background() -> None:
+    """Load the model on a thread now, so the first customer does not wait for it."""
+    threading.Thread(target=embedder_get, name="embedder-warm-up", daemon=True).start()
+
+
 def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
     """Embed the site's entries whose text or model changed since they were embedded.
 

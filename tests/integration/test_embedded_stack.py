@@ -26,6 +26,15 @@ def test_the_embedded_server_generates_replies_in_process(embedded_server: Any) 
     assert status == 200 and json.loads(body) == {"ok": True, "dispatch": "inprocess"}
 
 
+def test_the_server_loads_its_model_at_start_up_not_on_the_first_question(embedded_server: Any) -> None:
+    from tests.conftest import MODEL_LOADED
+
+    log = embedded_server.process.log.read_text(errors="replace")
+    assert MODEL_LOADED in log
+    if "/ws/chat/" in log:
+        assert log.index(MODEL_LOADED) < log.index("/ws/chat/")
+
+
 def test_the_demo_page_embeds_the_widget_with_one_script_tag(embedded_server: Any) -> None:
     status, _, body = fetch(f"{embedded_server.http}/")
     page = body.decode()
