@@ -48,12 +48,14 @@ web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, 
 worker: install ## one Celery worker consuming the inference queue (one per GPU in production)
 	$(VENV)/bin/celery -A chatbot worker -Q inference,default --concurrency $${WORKER_CONCURRENCY:-1} -l info
 
+# The pytest process itself runs without psycopg's pool: pooled connections would keep the test
+# database open when pytest-django drops it. The servers and workers the tests start use the pool.
 test: install-dev services ## the whole test suite: unit, consumer, integration (real processes) and browser tests
-	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) \
+	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_POOL=0 \
 		TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install-dev ## unit and consumer tests only (no services, processes or browser)
-	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) \
+	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_POOL=0 \
 		$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
 lint: install-dev ## ruff and mypy

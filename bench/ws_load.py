@@ -11,10 +11,11 @@ queue answering with the real MiniLM retrieval model; it stops them all when it 
 For each number of sessions N it opens N widget sessions to /ws/chat/?site=demo (with an allowed
 Origin, in batches), waits for each `session` frame, and lets every session send `message` frames
 at a fixed per-session rate (random phase, the same seeded pattern for every run) for --duration
-seconds, measuring send -> `ack` and send -> bot reply. The same load shape then runs against
-/ws/echo/ on the same server (send -> echoed frame): the chat/echo ratio is what the chat path adds
-to a bare websocket round-trip. Sends are open-loop (on schedule, never waiting for answers), so a
-slow server shows up as latency rather than as fewer messages.
+seconds, measuring send -> `ack` and send -> bot reply. The same load shape (same N, same send
+times) also runs against /ws/echo/ on the same server (send -> echoed frame), before the chat phase
+and on an idle server, so an overloaded chat phase cannot slow it: the chat/echo ratio is what the
+chat path adds to a bare websocket round-trip. Sends are open-loop (on schedule, never waiting for
+answers), so a slow server shows up as latency and missing acks rather than as fewer messages.
 
 Prints one JSON object on stdout; progress goes to stderr. A benchmark, not a test: it always
 exits 0 once it has measured, whatever the numbers.
@@ -31,6 +32,7 @@ import math
 import os
 import platform
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -38,7 +40,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -83,6 +85,10 @@ DEFAULT_ORIGIN = "https://shop.bench.example"  # a customer's shop embedding the
 PAGE_URL = "https://shop.bench.example/products/linen-duvet-cover"
 USER_AGENT = "ws_load/1 (picows)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PROBLEM_MARKERS = (" ERROR ", "ERROR/", "ERROR:", "CRITICAL", "Traceback", "Exception", "WARNING")
+# Celery logs the model's progress bars (stderr) as WARNING lines; they are not problems.
+NOISE_MARKERS = ("Loading weights", "it/s]")
+WS_403 = re.compile(r'"WebSocket [^"]*" 403')
 
 
 def log(message: str) -> None:
@@ -130,6 +136,10 @@ def _proc_stats() -> Iterator[tuple[int, str, int, float]]:
         comm = raw[raw.find("(") + 1 : raw.rfind(")")]
         fields = raw[raw.rfind(")") + 2 :].split()
         yield int(entry.name), comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _group_cpu(pgid: int) -> float:
+    return sum(cpu for _, _, pgrp, cpu in _proc_stats() if pgrp == pgid)
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -306,14 +316,16 @@ class Session(WSListener):  # type: ignore[misc]
         self.phase.replies += 1
 
 
-async def open_session(url: str, phase: Phase, headers: dict[str, str], timeout: float) -> tuple[Session | None, float, str]:
+async def open_session(
+    url: str, phase: Phase, headers: dict[str, str], limit_s: float
+) -> tuple[Session | None, float, str]:
     """Connect and (chat) wait for the `session` frame: (session or None, seconds, failure reason)."""
     started = time.perf_counter()
     listener: Session | None = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             _, listener = await picows.ws_connect(
-                lambda: Session(phase), url, extra_headers=headers, websocket_handshake_timeout=timeout
+                lambda: Session(phase), url, extra_headers=headers, websocket_handshake_timeout=limit_s
             )
             assert listener is not None
             await listener.ready
@@ -332,7 +344,7 @@ async def open_session(url: str, phase: Phase, headers: dict[str, str], timeout:
 
 
 async def connect_all(
-    url: str, phase: Phase, headers: dict[str, str], n: int, batch: int, timeout: float
+    url: str, phase: Phase, headers: dict[str, str], n: int, batch: int, limit_s: float
 ) -> tuple[list[Session | None], dict[str, Any]]:
     sessions: list[Session | None] = []
     seconds: list[float] = []
@@ -340,7 +352,7 @@ async def connect_all(
     started = time.perf_counter()
     for first in range(0, n, batch):
         results = await asyncio.gather(
-            *(open_session(url, phase, headers, timeout) for _ in range(min(batch, n - first)))
+            *(open_session(url, phase, headers, limit_s) for _ in range(min(batch, n - first)))
         )
         for session, elapsed, reason in results:
             sessions.append(session)
@@ -360,14 +372,14 @@ async def connect_all(
     return sessions, stats
 
 
-async def close_all(sessions: list[Session | None], phase: Phase, timeout: float = 10) -> None:
+async def close_all(sessions: list[Session | None], phase: Phase, limit_s: float = 10) -> None:
     phase.closing = True
     live = [s for s in sessions if s is not None and s.transport is not None and not s.closed]
     for session in live:
         assert session.transport is not None
         session.transport.send_close(WSCloseCode.OK)
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             await asyncio.gather(
                 *(s.transport.wait_disconnected() for s in live if s.transport is not None), return_exceptions=True
             )
@@ -388,6 +400,15 @@ def send_schedule(n: int, rate: float, duration: float, seed: int) -> list[tuple
             at += interval
     schedule.sort()
     return schedule
+
+
+async def wait_until(predicate: Callable[[], bool], limit_s: float, poll: float = 0.02) -> bool:
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(poll)
+    return predicate()
 
 
 async def loop_lag_monitor(samples: list[float], stop: asyncio.Event, period: float = 0.01) -> None:
@@ -425,13 +446,13 @@ async def run_load(
         session.send_message(question)
     send_end = time.perf_counter()
     # Drain: wait (bounded) for the answers still on their way.
-    deadline = send_end + drain
-    while time.perf_counter() < deadline:
-        outstanding = sum(len(s.pending) for s in sessions if s is not None and not s.closed)
-        replies_missing = want_replies and phase.replies < phase.answered
-        if not outstanding and not replies_missing:
-            break
-        await asyncio.sleep(0.05)
+    live = [s for s in sessions if s is not None]
+
+    def drained() -> bool:
+        outstanding = sum(len(s.pending) for s in live if not s.closed)
+        return not outstanding and not (want_replies and phase.replies < phase.answered)
+
+    await wait_until(drained, drain, poll=0.05)
     stop.set()
     await monitor
     span = (phase.last_answer or send_end) - (phase.first_send or start)
@@ -587,6 +608,50 @@ class Stack:
         finally:
             client.close()
 
+    async def wait_quiet(self, limit_s: float) -> dict[str, Any]:
+        """Wait (bounded) until the server and the worker are idle, dropping queued replies meanwhile."""
+        started = time.perf_counter()
+        purged = 0
+        groups = self.groups()
+        quiet = False
+        while True:
+            purged += self.purge_inference_queue()
+            before = {g: _group_cpu(pgid) for g, pgid in groups.items()}
+            await asyncio.sleep(0.5)
+            busy = {g: (_group_cpu(pgid) - before[g]) / 0.5 for g, pgid in groups.items()}
+            if all(v < 0.1 for v in busy.values()):
+                quiet = True
+                break
+            if time.perf_counter() - started > limit_s:
+                break
+        return {"quiet": quiet, "waited_s": round(time.perf_counter() - started, 1), "purged_reply_backlog": purged}
+
+    def db_now(self) -> Any:
+        import psycopg
+
+        with psycopg.connect(self.args.database_url, connect_timeout=10) as conn:
+            row = conn.execute("SELECT now()").fetchone()
+        return row[0] if row else None
+
+    def reply_timings(self, since: Any) -> dict[str, Any]:
+        """The worker's own timings of the replies stored since `since` (Message.timings, ms)."""
+        import psycopg
+
+        with psycopg.connect(self.args.database_url, connect_timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT timings FROM conversations_message WHERE sender = 'bot' AND created_at >= %s", (since,)
+            ).fetchall()
+        timings = [row[0] for row in rows if isinstance(row[0], dict)]
+
+        def stat(values: list[float]) -> dict[str, Any]:
+            return {k: v for k, v in latency_ms([v / 1000 for v in values]).items() if k in ("n", "p50", "p99")}
+
+        return {
+            "queue": stat([t["queue"] for t in timings if "queue" in t]),
+            "retrieval": stat([t["retrieval"] for t in timings if "retrieval" in t]),
+            "task": stat([t["total"] - t["queue"] for t in timings if "total" in t and "queue" in t]),
+        }
+
     def log_offsets(self) -> dict[str, int]:
         return {p.name: p.log.stat().st_size for p in (self.server, self.worker) if p is not None}
 
@@ -598,14 +663,14 @@ class Stack:
             with process.log.open("rb") as handle:
                 handle.seek((since or {}).get(process.name, 0))
                 text = handle.read().decode(errors="replace")
-            lines = text.splitlines()
+            lines = text.split("\n")  # not splitlines(): progress bars use \r inside a line
             problems = [
                 line
                 for line in lines
-                if any(w in line for w in (" ERROR ", " CRITICAL ", "Traceback", "Exception", "ERROR:", "WARNING"))
+                if any(w in line for w in PROBLEM_MARKERS) and not any(n in line for n in NOISE_MARKERS)
             ]
             refused = sum("refused widget handshake" in line for line in lines)
-            denied = sum("403" in line and "WebSocket" in line for line in lines)
+            denied = sum(bool(WS_403.search(line)) for line in lines)
             samples = list(dict.fromkeys(line.strip()[:240] for line in problems))[:6]
             summary[process.name] = {
                 "lines": len(lines),
@@ -638,17 +703,15 @@ class Stack:
 # --- the benchmark -----------------------------------------------------------------------------------
 
 
-async def warm_up(chat_url: str, echo_url: str, headers: dict[str, str], timeout: float) -> dict[str, Any]:
+async def warm_up(chat_url: str, echo_url: str, headers: dict[str, str], limit_s: float) -> dict[str, Any]:
     """One chat question answered end to end (worker model loaded, connections open) and one echo."""
     phase = Phase("chat")
     started = time.perf_counter()
-    session, connect_s, reason = await open_session(chat_url, phase, headers, timeout)
+    session, connect_s, reason = await open_session(chat_url, phase, headers, limit_s)
     result: dict[str, Any] = {"connect_ms": round(connect_s * 1000, 1), "failure": reason or None}
     if session is not None:
         session.send_message(QUESTIONS[0])
-        deadline = time.perf_counter() + timeout
-        while phase.replies < 1 and time.perf_counter() < deadline and not session.closed:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: phase.replies >= 1 or session.closed, limit_s)
         result.update(
             {
                 "ack_ms": latency_ms(phase.ack_s)["max"],
@@ -658,12 +721,10 @@ async def warm_up(chat_url: str, echo_url: str, headers: dict[str, str], timeout
         )
         await close_all([session], phase)
     echo_phase = Phase("echo")
-    echo, _, echo_reason = await open_session(echo_url, echo_phase, headers, timeout)
+    echo, _, echo_reason = await open_session(echo_url, echo_phase, headers, limit_s)
     if echo is not None:
         echo.send_message(QUESTIONS[0])
-        deadline = time.perf_counter() + 10
-        while echo_phase.answered < 1 and time.perf_counter() < deadline:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: echo_phase.answered >= 1, 10)
         result["echo_ms"] = latency_ms(echo_phase.ack_s)["max"]
         await close_all([echo], echo_phase)
     else:
@@ -689,9 +750,17 @@ async def bench(args: argparse.Namespace, base_url: str, stack: Stack | None) ->
         rate = args.total_rate / n if args.total_rate else args.rate
         schedule = send_schedule(n, rate, args.duration, seed=args.seed + n)
         level: dict[str, Any] = {"sessions": n, "rate_per_session": round(rate, 4), "scheduled_msgs": len(schedule)}
-        for kind, url in (("chat", chat_url), ("echo", echo_url)):
+        # The echo runs first: a chat phase that overloads the server leaves work behind (queued
+        # messages, replies) that would otherwise slow the baseline measured after it.
+        for kind, url in (("echo", echo_url), ("chat", chat_url)):
             phase = Phase(kind)
+            quiet = await stack.wait_quiet(args.quiet_timeout) if stack else None
+            if quiet is None:
+                await asyncio.sleep(args.settle)
+            elif not quiet["quiet"]:
+                log(f"N={n} {kind}: the server is still busy after {quiet['waited_s']} s; measuring anyway")
             offsets = stack.log_offsets() if stack else {}
+            db_clock = stack.db_now() if stack else None
             log(f"N={n} {kind}: connecting")
             sessions, connect = await connect_all(url, phase, headers, n, args.connect_batch, args.connect_timeout)
             log(f"N={n} {kind}: {connect['ok']} connected in {connect['wall_s']} s, failures {connect['failures']}")
@@ -700,11 +769,10 @@ async def bench(args: argparse.Namespace, base_url: str, stack: Stack | None) ->
             load = await run_load(sessions, phase, schedule, args.duration, args.drain, want_replies=kind == "chat")
             cpu = meter.delta(before, meter.snapshot())
             await close_all(sessions, phase)
-            entry: dict[str, Any] = {"connect": connect, **load, "cpu": cpu}
+            entry: dict[str, Any] = {"before": quiet, "connect": connect, **load, "cpu": cpu}
             if kind == "chat" and stack is not None:
-                await asyncio.sleep(0.5)
+                entry["worker_reply_timings_ms"] = stack.reply_timings(db_clock)
                 entry["purged_reply_backlog"] = stack.purge_inference_queue()
-                await asyncio.sleep(args.settle)
             if stack is not None:
                 entry["server_logs"] = stack.log_summary(offsets)
             level[kind] = entry
@@ -729,13 +797,16 @@ async def bench(args: argparse.Namespace, base_url: str, stack: Stack | None) ->
             "reply_ms": {k: chat["replies"]["latency_ms"][k] for k in ("p50", "p99")},
             "replies_received": chat["replies"]["received"],
             "replies_expected": chat["replies"]["expected"],
-            "errors": sum(chat["error_frames"].values())
-            + sum(echo["error_frames"].values())
-            + chat["unanswered"]
-            + echo["unanswered"]
-            + chat["unexpected_disconnects"]
-            + echo["unexpected_disconnects"],
-            "connect_failures": chat["connect"]["failed"] + echo["connect"]["failed"],
+            "acks_missing_after_drain": chat["unanswered"],
+            "echoes_missing_after_drain": echo["unanswered"],
+            "errors": {
+                "error_frames": sum(chat["error_frames"].values()) + sum(echo["error_frames"].values()),
+                "unexpected_disconnects": chat["unexpected_disconnects"] + echo["unexpected_disconnects"],
+                "unmatched_frames": chat["unmatched_frames"] + echo["unmatched_frames"],
+            },
+            "connect_failures": {"chat": chat["connect"]["failed"], "echo": echo["connect"]["failed"]},
+            "chat_connect_ms": {k: chat["connect"]["latency_ms"][k] for k in ("p50", "p99")},
+            "echo_connect_ms": {k: echo["connect"]["latency_ms"][k] for k in ("p50", "p99")},
         }
         levels.append(level)
     return {"warm_up": warm, "levels": levels}
@@ -743,14 +814,25 @@ async def bench(args: argparse.Namespace, base_url: str, stack: Stack | None) ->
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", default="10,100,1000", help="comma-separated session counts (default %(default)s)")
+    parser.add_argument(
+        "--sessions", default="10,100,1000", help="comma-separated session counts (default %(default)s)"
+    )
     parser.add_argument("--duration", type=float, default=20, help="seconds of sending per phase (default %(default)s)")
     parser.add_argument("--rate", type=float, default=0.2, help="messages/s per session (default %(default)s)")
-    parser.add_argument("--total-rate", type=float, default=None, help="messages/s over all sessions (overrides --rate)")
+    parser.add_argument(
+        "--total-rate", type=float, default=None, help="messages/s over all sessions (overrides --rate)"
+    )
     parser.add_argument("--drain", type=float, default=10, help="max seconds to wait for answers after sending")
-    parser.add_argument("--settle", type=float, default=1, help="seconds of quiet between phases")
-    parser.add_argument("--connect-batch", type=int, default=50, help="connections opened at once (default %(default)s)")
-    parser.add_argument("--connect-timeout", type=float, default=30, help="seconds per connection (default %(default)s)")
+    parser.add_argument("--settle", type=float, default=1, help="seconds between phases with --url")
+    parser.add_argument(
+        "--quiet-timeout", type=float, default=30, help="max seconds to wait for an idle server between phases"
+    )
+    parser.add_argument(
+        "--connect-batch", type=int, default=50, help="connections opened at once (default %(default)s)"
+    )
+    parser.add_argument(
+        "--connect-timeout", type=float, default=30, help="seconds per connection (default %(default)s)"
+    )
     parser.add_argument("--url", help="target a running server, e.g. ws://127.0.0.1:8000 (loopback only)")
     parser.add_argument("--origin", default=None, help=f"Origin header (default {DEFAULT_ORIGIN}, or the --url's own)")
     parser.add_argument("--site", default="demo", help="site key (default %(default)s)")
@@ -810,6 +892,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack: Stack | None = None
     failed = True
+    launched = time.perf_counter()
     try:
         if args.url:
             base_url = args.url
@@ -819,6 +902,7 @@ def main() -> int:
             base_url = f"ws://127.0.0.1:{stack.port}"
         runner_kwargs: dict[str, Any] = {"loop_factory": uvloop.new_event_loop} if uvloop else {}
         started = time.time()
+        startup_s = round(time.perf_counter() - launched, 1)
         with asyncio.Runner(**runner_kwargs) as runner:
             measured = runner.run(bench(args, base_url, stack))
         server_env = {
@@ -829,6 +913,7 @@ def main() -> int:
         result = {
             "benchmark": "ws_load",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "startup_s": startup_s,
             "wall_s": round(time.time() - started, 1),
             "machine": machine_info(),
             "settings": {
@@ -839,6 +924,7 @@ def main() -> int:
                 "rate_per_session": None if args.total_rate else args.rate,
                 "total_rate": args.total_rate,
                 "send_pattern": "open loop, fixed interval per session, seeded random phase; same for chat and echo",
+                "phase_order": "per N: echo, then chat; each after the server and worker are idle (bounded wait)",
                 "drain_s": args.drain,
                 "connect_batch": args.connect_batch,
                 "connect_timeout_s": args.connect_timeout,
@@ -861,6 +947,7 @@ def main() -> int:
                 if stack
                 else None,
             },
+            "summary": [{"sessions": level["sessions"], **level["summary"]} for level in measured["levels"]],
             **measured,
             "notes": (stack.notes if stack else [])
             + [
@@ -868,6 +955,7 @@ def main() -> int:
                 "ratio_chat_over_echo = chat ack latency / echo round-trip latency at the same load shape",
                 "cpu_pct_of_one_core: CPU used during the sending+drain window; 100 = one core fully busy",
                 "purged_reply_backlog: bot replies still queued for the worker after the drain, dropped",
+                "worker_reply_timings_ms: from the stored replies' timings (queue wait, retrieval, task run time)",
             ],
         }
         if stack is not None:

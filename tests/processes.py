@@ -42,6 +42,7 @@ def base_env(**overrides: str) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
+            "DATABASE_POOL": "1",
         }
     )
     env.update(overrides)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatbot.conversations import events, services
@@ -37,6 +38,18 @@ from chatbot.sites.origins import origin_allowed
 logger = logging.getLogger(__name__)
 
 REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
+
+_Result = TypeVar("_Result")
+
+
+def database_sync_to_async(function: Callable[..., _Result]) -> Callable[..., Awaitable[_Result]]:
+    """ORM work on a pool thread, closing stale connections around it.
+
+    Channels' default runs every connection's database work on one shared thread, which caps a
+    web process at one query at a time. Each connection still awaits its own calls one by one,
+    so frames of one connection are handled in order.
+    """
+    return DatabaseSyncToAsync(function, thread_sensitive=False)  # type: ignore[no-any-return]
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -69,6 +82,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     visitor: Visitor
     conversation_id: int | None = None
     delivered_seq: int = 0
+    status: str = ""  # the last status this connection was told; a status frame is sent on change only
     page_url: str = ""
     user_agent: str = ""
 
@@ -90,6 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.visitor = session.visitor
         await self.channel_layer.group_add(events.visitor_group(self.visitor.public_id), self.channel_name)
         conversation = session.conversation
+        self.status = conversation.status if conversation else ConversationStatus.BOT
         if conversation is not None:
             await self._join(conversation.pk, delivered_seq=conversation.last_seq)
         await self.accept()
@@ -101,7 +116,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "visitor": str(self.visitor.public_id),
                 "conversation": conversation.pk if conversation else None,
                 "last_seq": conversation.last_seq if conversation else 0,
-                "status": conversation.status if conversation else ConversationStatus.BOT,
+                "status": self.status,
                 "site": site.widget_settings(),
             }
         )
@@ -187,7 +202,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.conversation_id != conversation.pk:
             # The conversation was just created: its events went out before this connection joined.
             await self._join(conversation.pk, delivered_seq=0)
-            await self._send({"type": "status", "status": conversation.status})
+            await self._send_status(conversation.status)
             await self._catch_up(up_to_seq=None)
 
     # --- group events ---
@@ -200,7 +215,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(event["frame"])
 
     async def chat_status(self, event: dict[str, Any]) -> None:
-        await self._send(event["frame"])
+        await self._send_status(event["frame"]["status"])
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
         if event.get("origin") != self.channel_name:
@@ -211,7 +226,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["conversation"] != self.conversation_id:
             await self._join(event["conversation"], delivered_seq=0)
             await self._catch_up(up_to_seq=None)
-            await self._send({"type": "status", "status": await _conversation_status(event["conversation"])})
+            await self._send_status(await _conversation_status(event["conversation"]))
 
     # --- delivery ---
 
@@ -237,6 +252,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for item in await _frames_after(self.conversation_id, self.delivered_seq, up_to_seq):
             await self._send(item)
             self.delivered_seq = item["seq"]
+
+    async def _send_status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            await self._send({"type": "status", "status": status})
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

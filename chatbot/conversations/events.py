@@ -6,15 +6,18 @@ Services call these after their transaction commits. Publishing needs an event l
 - with the Redis channel layer (web processes and Celery workers) a long-lived loop on a
   background thread of this process is used, so a streamed reply reuses one Redis connection
   pool instead of opening one per token.
+Either way one publisher per loop sends the events in the order they were submitted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+from collections import deque
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -27,8 +30,8 @@ logger = logging.getLogger(__name__)
 _server_loop: asyncio.AbstractEventLoop | None = None
 _background_loop: asyncio.AbstractEventLoop | None = None
 _background_pid: int | None = None
-_background_lock = threading.Lock()
-PUBLISH_TIMEOUT_S = 5.0
+_lock = threading.Lock()
+_publishers: dict[asyncio.AbstractEventLoop, _OrderedPublisher] = {}
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -50,46 +53,117 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
+class _OrderedPublisher:
+    """Sends events to the channel layer one after another, in the order they were submitted,
+    on one event loop. Submitting never waits for Redis: the web process acks sooner and a
+    worker streams a reply without a round trip per token. When a backlog builds up, consecutive
+    tokens of the same reply are merged into one frame."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[tuple[str, dict[str, Any]]] = deque()
+        self.wake: asyncio.Event | None = None
+        self.idle: asyncio.Event | None = None  # set while nothing is queued or being sent
+        self.task: asyncio.Task[None] | None = None
+
+    def submit(self, group: str, event: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self._enqueue, group, event)
+
+    def _enqueue(self, group: str, event: dict[str, Any]) -> None:
+        self.items.append((group, event))
+        if self.task is None or self.task.done():
+            self.wake, self.idle = asyncio.Event(), asyncio.Event()
+            self.task = self.loop.create_task(self._run())
+        assert self.wake is not None
+        self.wake.set()
+
+    async def _run(self) -> None:
+        assert self.wake is not None and self.idle is not None
+        layer = get_channel_layer()
+        while True:
+            if not self.items:
+                self.idle.set()
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            self.idle.clear()
+            group, event = self.items.popleft()
+            if event["type"] == "chat.token":
+                event = self._merge_following_tokens(group, event)
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                # The database already holds every message; clients recover them with `resume`.
+                logger.exception("publishing %s to %s failed", event["type"], group)
+
+    async def drain_and_stop(self) -> None:
+        """Send what is queued, then end the sending task."""
+        if self.task is not None and self.idle is not None and not self.task.done():
+            await self.idle.wait()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def _merge_following_tokens(self, group: str, event: dict[str, Any]) -> dict[str, Any]:
+        frame = event["frame"]
+        deltas = [frame["delta"]]
+        while self.items:
+            next_group, following = self.items[0]
+            same_reply = following["type"] == "chat.token" and following["frame"]["reply_to"] == frame["reply_to"]
+            if next_group != group or not same_reply:
+                break
+            deltas.append(self.items.popleft()[1]["frame"]["delta"])
+        if len(deltas) == 1:
+            return event
+        return {**event, "frame": {**frame, "delta": "".join(deltas)}}
+
+
 def _publishing_loop() -> asyncio.AbstractEventLoop | None:
     global _background_loop, _background_pid
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         return server_loop()
-    with _background_lock:
-        # A forked Celery child inherits the parent's variables but not its threads.
-        if _background_loop is None or _background_pid != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="channel-layer-publisher", daemon=True).start()
-            _background_loop, _background_pid = loop, os.getpid()
-        return _background_loop
+    # A forked Celery child inherits the parent's variables but not its threads.
+    if _background_loop is None or _background_pid != os.getpid():
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="channel-layer-publisher", daemon=True).start()
+        _background_loop, _background_pid = loop, os.getpid()
+        _publishers.clear()
+    return _background_loop
 
 
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    loop = _publishing_loop()
-    if loop is None:
-        # Embedded mode with no websocket ever connected in this process: nobody can listen.
-        coroutine.close()
+@atexit.register
+def shutdown_background_publisher(timeout: float = 5.0) -> None:
+    """Flush the events this process still has queued (a worker finishing its last reply) and
+    stop the background loop. Runs at interpreter exit."""
+    global _background_loop
+    loop = _background_loop
+    if loop is None or _background_pid != os.getpid() or not loop.is_running():
         return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        # Called on the loop itself: schedule, don't block the loop waiting for itself.
-        loop.create_task(coroutine)
-        return
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-    try:
-        future.result(timeout=PUBLISH_TIMEOUT_S)
-    except Exception:
-        # The database already holds the message; clients recover it with `resume`.
-        logger.exception("publishing a realtime event failed")
+    publisher = _publishers.get(loop)
+    if publisher is not None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(publisher.drain_and_stop(), loop).result(timeout)
+    loop.call_soon_threadsafe(loop.stop)
+    _background_loop = None
+    _publishers.pop(loop, None)
 
 
 def group_send(group: str, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+    """Queue an event for a group; returns at once. Safe from any thread of the process."""
+    if get_channel_layer() is None:
         return
-    _run(layer.group_send(group, event))
+    with _lock:
+        loop = _publishing_loop()
+        if loop is None:
+            # Embedded mode with no websocket ever connected in this process: nobody can listen.
+            return
+        publisher = _publishers.get(loop)
+        if publisher is None:
+            for stale in [known for known in _publishers if known.is_closed()]:
+                del _publishers[stale]
+            publisher = _publishers[loop] = _OrderedPublisher(loop)
+    publisher.submit(group, event)
 
 
 def publish_message(message: Message) -> None:
