@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "chatbot.sites",
     "chatbot.knowledge",
     "chatbot.conversations",
+    "chatbot.intents",
     "chatbot.web",
 ]
 

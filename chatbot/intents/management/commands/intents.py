@@ -1,0 +1,110 @@
+"""Train and evaluate intent classifiers.
+
+python manage.py intents train --format banking77|clinc150|bitext|csv --data PATH [--out DIR] [--epochs N]
+python manage.py intents evaluate --format ... --data PATH --model DIR [--json]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from intents.datasets import FORMATS, DatasetError, load
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else settings.CHATBOT_DEVICE
+
+
+class Command(BaseCommand):
+    help = "Train (fine-tune, calibrate) or evaluate an intent classifier on a labelled data set."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        train = actions.add_parser("train", help="fine-tune and calibrate a classifier")
+        evaluate = actions.add_parser("evaluate", help="score a trained classifier")
+        for sub in (train, evaluate):
+            sub.add_argument("--format", required=True, choices=FORMATS)
+            sub.add_argument("--data", required=True, type=Path, help="the data file")
+            sub.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+        train.add_argument("--out", type=Path, default=None, help="model directory (default var/models/intents-FORMAT)")
+        train.add_argument("--epochs", type=int, default=5)
+        train.add_argument("--batch-size", type=int, default=32)
+        train.add_argument("--max-examples", type=int, default=None, help="train on a subset")
+        train.add_argument("--base-model", default=None, help="encoder path (default: the bundled MiniLM)")
+        train.add_argument(
+            "--reject-rate",
+            type=float,
+            default=0.02,
+            help="share of held-out in-scope questions the out-of-scope threshold may reject",
+        )
+        evaluate.add_argument("--model", required=True, type=Path, help="a directory written by `intents train`")
+        evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+        evaluate.add_argument(
+            "--threads", type=int, default=1, help="CPU threads for inference (latency is reported per query)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            dataset = load(options["format"], options["data"])
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from exc
+        device = options["device"] or _default_device()
+        if options["action"] == "train":
+            self._train(dataset, device, options)
+        else:
+            self._evaluate(dataset, device, options)
+
+    def _train(self, dataset: Any, device: str, options: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        from intents.training import TrainingConfig, train_intent_classifier
+
+        out = options["out"] or Path(settings.BASE_DIR) / "var" / "models" / f"intents-{options['format']}"
+        config = TrainingConfig(
+            epochs=options["epochs"],
+            batch_size=options["batch_size"],
+            device=device,
+            base_model=options["base_model"],
+            max_examples=options["max_examples"],
+            in_scope_rejection_rate=options["reject_rate"],
+        )
+        bar = tqdm(total=None, unit="step", desc="training", file=self.stderr._out, disable=None)
+
+        def progress(step: int, total: int, figures: dict[str, float]) -> None:
+            bar.total = total
+            bar.set_postfix(epoch=int(figures["epoch"]), loss=f"{figures['loss']:.3f}")
+            bar.update(1)
+
+        report = train_intent_classifier(dataset, out, config, progress)
+        bar.close()
+        self.stdout.write(
+            f"Trained on {report.examples_trained} examples ({len(report.labels)} labels) in {report.seconds:.0f} s "
+            f"on {device}; temperature {report.temperature}, out-of-scope threshold {report.oos_threshold}."
+        )
+        self.stdout.write(f"Model: {out}")
+
+    def _evaluate(self, dataset: Any, device: str, options: dict[str, Any]) -> None:
+        import torch
+
+        from intents.classifier import EncoderIntentClassifier
+        from intents.training import evaluate_intent_classifier
+
+        torch.set_num_threads(max(1, options["threads"]))
+        model_dir = options["model"]
+        if not (model_dir / "intent_model.json").is_file():
+            raise CommandError(f"{model_dir} is not a model directory written by `intents train`")
+        scores = evaluate_intent_classifier(
+            EncoderIntentClassifier.load(model_dir, device=device), dataset.evaluation_split()
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(scores))
+        else:
+            for name, value in scores.items():
+                self.stdout.write(f"{name:>20}: {value}")
