@@ -201,6 +201,10 @@ CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo
 # FAQ's held-out paraphrases (bench/faq_retrieval.py): 71% answered right, 80% of off-topic refused.
 CHATBOT_ANSWER_THRESHOLD = env_float("CHATBOT_ANSWER_THRESHOLD", 0.45)
+# Two FAQ candidates closer than this (both answerable): the bot asks which one is meant.
+CHATBOT_CLARIFY_MARGIN = env_float("CHATBOT_CLARIFY_MARGIN", 0.03)
+# This many unanswerable questions in a row: the conversation is handed to the team.
+CHATBOT_MAX_FAILED_TURNS = env_int("CHATBOT_MAX_FAILED_TURNS", 2)
 CHATBOT_HISTORY_TURNS = env_int("CHATBOT_HISTORY_TURNS", 8)
 # Retrieval answers are complete at once; a pause between streamed words (ms) makes them read
 # like typing. 0 streams as fast as the transport allows.

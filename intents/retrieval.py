@@ -1,20 +1,24 @@
 """FAQ retrieval: an exact cosine index over every phrasing of every entry, and the responder
-that answers from it (v1 of the answer path; intents and generation plug in behind the same
+that answers from it through the answer gate (intents and generation plug in behind the same
 `Responder` interface)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from intents.embeddings import Embedder, Vectors
+from intents.gate import ASKED_FOR_HUMAN_REASON, Candidate, Decision, GatePolicy, decide, retrieval_query
 from intents.streaming import split_for_streaming
 from intents.types import Answer, FaqDocument, Source, Turn
 
 NOT_SURE_TEXT = "I'm not sure I have the right answer to that. Would you like me to bring in a member of our team?"
+CLARIFY_TEXT = "I have a couple of answers that might fit. Which one do you mean?"
+ASKED_FOR_HUMAN_TEXT = "Of course. I'm bringing in a member of our team; they'll reply here as soon as they can."
+ESCALATED_TEXT = "I'm sorry I couldn't help with that. I've asked a member of our team to join this chat."
 
 
 @dataclass(frozen=True)
@@ -71,44 +75,52 @@ class FaqIndex:
 
 @dataclass
 class RetrievalResponder:
-    """Answers with the best-matching FAQ entry when it scores at least `threshold`; otherwise
-    says it is not sure and offers a human, instead of guessing."""
+    """Answers from the FAQ through the gate: the best entry when it clearly fits, a choice
+    between two that fit about equally, or an honest "not sure" and a person instead of a guess."""
 
     embedder: Embedder
     index: FaqIndex
-    threshold: float
-    model_version: str = "retrieval-v1"
+    policy: GatePolicy = field(default_factory=GatePolicy)
+    model_version: str = "retrieval-v2"
 
     def answer(self, history: Sequence[Turn]) -> Iterator[str | Answer]:
-        question = _last_customer_text(history)
+        question = next((t.text.strip() for t in reversed(history) if t.sender == "customer"), "")
+        query = retrieval_query(history)
         started = time.perf_counter()
-        matches = self.index.search(self.embedder.encode([question])[0], k=3) if question else []
+        matches = self.index.search(self.embedder.encode([query])[0], k=3) if query else []
         retrieval_ms = (time.perf_counter() - started) * 1000
-        best = matches[0] if matches else None
-        if best is not None and best.score >= self.threshold:
-            answer = Answer(
-                text=best.document.answer,
-                intent="faq",
-                confidence=round(best.score, 4),
-                sources=(Source(best.document.id, best.document.question, round(best.score, 4)),),
-                model_version=f"{self.model_version}:{self.embedder.model_name}",
-                timings_ms={"retrieval": round(retrieval_ms, 2)},
-            )
-        else:
-            answer = Answer(
-                text=NOT_SURE_TEXT,
-                intent="out_of_scope",
-                confidence=round(best.score, 4) if best else 0.0,
-                handoff=True,
-                model_version=f"{self.model_version}:{self.embedder.model_name}",
-                timings_ms={"retrieval": round(retrieval_ms, 2)},
-            )
+        candidates = [Candidate(m.document.id, m.document.question, round(m.score, 4)) for m in matches]
+        decision = decide(question=question, candidates=candidates, history=history, policy=self.policy)
+        answer = self._reply(decision, {m.document.id: m.document.answer for m in matches})
+        answer = replace(
+            answer,
+            confidence=candidates[0].score if candidates else 0.0,
+            model_version=f"{self.model_version}:{self.embedder.model_name}",
+            timings_ms={"retrieval": round(retrieval_ms, 2)},
+            decision=decision.action,
+            reason=decision.reason,
+        )
         yield from split_for_streaming(answer.text)
         yield answer
 
-
-def _last_customer_text(history: Sequence[Turn]) -> str:
-    for turn in reversed(history):
-        if turn.sender == "customer":
-            return turn.text.strip()
-    return ""
+    @staticmethod
+    def _reply(decision: Decision, answers: dict[int, str]) -> Answer:
+        cited = tuple(Source(c.id, c.question, c.score) for c in decision.candidates)
+        if decision.action == "answer":
+            return Answer(text=answers[cited[0].id], intent="faq", confidence=0.0, sources=cited)
+        if decision.action == "clarify":
+            return Answer(text=CLARIFY_TEXT, intent="faq", confidence=0.0, options=cited)
+        asked = decision.reason.startswith(ASKED_FOR_HUMAN_REASON)
+        if asked:
+            text = ASKED_FOR_HUMAN_TEXT
+        elif decision.escalate:
+            text = ESCALATED_TEXT
+        else:
+            text = NOT_SURE_TEXT
+        return Answer(
+            text=text,
+            intent="human_request" if asked else "out_of_scope",
+            confidence=0.0,
+            handoff=True,
+            escalate=decision.escalate,
+        )

@@ -15,6 +15,7 @@ class Turn:
 
     sender: Speaker
     text: str
+    unanswered: bool = False  # a bot turn that could not answer (the gate counts these)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class Answer:
     handoff: bool = False
     model_version: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    decision: str = "answer"  # the gate's action: answer, clarify or handoff
+    reason: str = ""  # why, e.g. "best FAQ match 0.31 < 0.45"
+    options: tuple[Source, ...] = ()  # clarify: the entries the customer chooses between
+    escalate: bool = False  # handoff: hand the conversation to the team now
 
 
 class Responder(Protocol):

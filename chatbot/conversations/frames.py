@@ -93,5 +93,7 @@ def message_frame(message: Message) -> dict[str, Any]:
         "intent": message.intent or None,
         "confidence": message.confidence,
         "handoff_offered": message.handoff_offered,
+        "decision": message.decision or None,
+        "options": [{"id": o.get("id"), "question": o.get("question")} for o in message.options or []],
         "created_at": message.created_at.isoformat() if message.created_at else None,
     }

@@ -60,6 +60,12 @@ class Sender(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class Decision(models.TextChoices):
+    ANSWER = "answer", "Answered"
+    CLARIFY = "clarify", "Asked which entry"
+    HANDOFF = "handoff", "Handed to a person"
+
+
 class Feedback(models.TextChoices):
     UP = "up", "Helpful"
     DOWN = "down", "Not helpful"
@@ -80,6 +86,10 @@ class Message(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     sources = models.JSONField(default=list, blank=True)  # [{"id", "question", "score"}] at answer time
     handoff_offered = models.BooleanField(default=False)
+    # The answer gate's decision for a bot reply, why, and for `clarify` the entries offered.
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    decision_reason = models.CharField(max_length=300, blank=True)
+    options = models.JSONField(default=list, blank=True)  # [{"id", "question", "score"}]
     model_version = models.CharField(max_length=300, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # milliseconds: queue, retrieval, first_token, total
     feedback = models.CharField(max_length=8, choices=Feedback.choices, blank=True)

@@ -123,6 +123,9 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
                 return existing
             if conversation.status != ConversationStatus.BOT:
                 return None
+            if answer.escalate:
+                conversation.status = ConversationStatus.WAITING_HUMAN
+                conversation.save(update_fields=["status", "updated_at"])
             reply = Message.objects.create(
                 conversation=conversation,
                 seq=_next_seq(conversation),
@@ -133,10 +136,19 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
                 confidence=answer.confidence,
                 sources=[{"id": s.id, "question": s.question, "score": s.score} for s in answer.sources],
                 handoff_offered=answer.handoff,
+                decision=answer.decision,
+                decision_reason=answer.reason[:300],
+                options=[{"id": s.id, "question": s.question, "score": s.score} for s in answer.options],
                 model_version=answer.model_version,
                 timings=timings,
             )
-            transaction.on_commit(lambda: events.publish_message(reply))
+
+            def after_commit() -> None:
+                events.publish_message(reply)
+                if answer.escalate:
+                    events.publish_status(conversation)
+
+            transaction.on_commit(after_commit)
             return reply
     except IntegrityError:
         # A concurrent run of the same task stored the reply first.

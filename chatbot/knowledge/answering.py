@@ -17,6 +17,7 @@ from django.conf import settings
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder, SentenceTransformerEmbedder
+from intents.gate import GatePolicy
 from intents.retrieval import FaqIndex, RetrievalResponder
 from intents.types import FaqDocument, Responder
 
@@ -100,4 +101,9 @@ def faq_index_get(*, site: Site) -> FaqIndex:
 
 
 def responder_for(*, site: Site) -> Responder:
-    return RetrievalResponder(embedder=embedder_get(), index=faq_index_get(site=site), threshold=site.answer_threshold)
+    policy = GatePolicy(
+        answer_threshold=site.answer_threshold,
+        clarify_margin=site.clarify_margin,
+        max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
+    )
+    return RetrievalResponder(embedder=embedder_get(), index=faq_index_get(site=site), policy=policy)

@@ -24,6 +24,10 @@ def _default_threshold() -> float:
     return float(settings.CHATBOT_ANSWER_THRESHOLD)
 
 
+def _default_clarify_margin() -> float:
+    return float(settings.CHATBOT_CLARIFY_MARGIN)
+
+
 class Site(models.Model):
     """A website that embeds the widget, identified publicly by its key."""
 
@@ -45,6 +49,10 @@ class Site(models.Model):
     answer_threshold = models.FloatField(
         default=_default_threshold,
         help_text="Lowest FAQ match score (cosine, 0-1) the bot answers with; below it, it offers a human.",
+    )
+    clarify_margin = models.FloatField(
+        default=_default_clarify_margin,
+        help_text="When the two best FAQ matches are closer than this, the bot asks which one is meant.",
     )
     is_active = models.BooleanField(default=True)
     # Bumped whenever an FAQ entry of the site changes, so workers know their cached index is stale.

@@ -123,6 +123,7 @@
     '.fb[aria-pressed="true"]{color:var(--c);background:#eceef1}',
     '.ih{margin-left:4px;padding:3px 10px;border-radius:999px;border:1px solid var(--c);color:var(--c);font-size:12px;font-weight:600;background:#fff}',
     '.ih:hover{background:var(--c);color:var(--ink)}',
+    '.opts{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}.opt{margin-left:0;text-align:left;line-height:1.3;padding:5px 10px}',
     '.ty{display:flex;gap:4px;padding:12px 14px;margin-top:8px;background:#fff;border:1px solid #e6e8eb;border-radius:16px 16px 16px 5px;width:max-content}',
     '.ty i{width:7px;height:7px;border-radius:50%;background:#a0a7b1;animation:dot 1.2s infinite ease-in-out}',
     '.ty i:nth-child(2){animation-delay:.15s}.ty i:nth-child(3){animation-delay:.3s}',
@@ -235,7 +236,7 @@
     m.removeAttribute('aria-busy');
   }
   function addExtras(m, f) {
-    var old = m.querySelectorAll('.src,.act');
+    var old = m.querySelectorAll('.src,.act,.opts');
     for (var i = 0; i < old.length; i++) old[i].remove();
     if (Array.isArray(f.sources) && f.sources.length) {
       var src = el('div', 'src', { 'data-testid': 'sources' });
@@ -244,6 +245,16 @@
         if (s && s.question != null) src.appendChild(el('span', 'chip', { title: String(s.question) }, String(s.question)));
       });
       m.appendChild(src);
+    }
+    if (Array.isArray(f.options) && f.options.length) { // a clarifying question: one button per candidate
+      var opts = el('div', 'opts', { 'data-testid': 'options', role: 'group', 'aria-label': 'Choose one' });
+      f.options.forEach(function (o) {
+        if (!o || o.question == null) return;
+        var ob = el('button', 'ih opt', { type: 'button', 'data-testid': 'option' }, String(o.question));
+        ob.addEventListener('click', function () { send(String(o.question)); });
+        opts.appendChild(ob);
+      });
+      m.appendChild(opts);
     }
     var act = el('div', 'act');
     var fbKey = conv + ':' + f.seq;

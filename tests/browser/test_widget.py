@@ -143,3 +143,36 @@ def test_the_conversation_survives_a_page_reload(page: Any, host_page: str) -> N
     page.wait_for_function(f"() => window.ChatbotWidget.state().lastSeq >= {before[-1][0]}", timeout=20_000)
     after = page.evaluate("window.ChatbotWidget.state().messages.map(m => [m.seq, m.sender, m.text])")
     assert [m for m in after if m[0] is not None] == [m for m in before if m[0] is not None]
+
+
+def test_a_clarifying_question_offers_buttons_and_a_handoff_changes_the_status(
+    page: Any, host_page: str, embedded_server: Any
+) -> None:
+    script = (
+        "from chatbot.knowledge.models import FaqEntry; from chatbot.sites.models import Site\n"
+        "site = Site.objects.get(key='demo')\n"
+        "for q, a in [('How do I reset my card PIN?', 'Use the PIN page.'),\n"
+        "             ('How do I reset my gift card code?', 'Use the gift card page.')]:\n"
+        "    FaqEntry.objects.update_or_create(\n"
+        "        site=site, question=q, defaults={'answer': a, 'alternatives': ['how do I reset my code']})\n"
+    )
+    manage(
+        "shell",
+        "-c",
+        script,
+        env=embedded_server.env,
+    )
+    page.goto(host_page)
+    page.locator('[data-testid="launcher"]').click()
+    ask(page, "how do I reset my code")
+    options = page.locator('[data-testid="option"]')
+    options.first.wait_for(timeout=20_000)
+    assert sorted(options.all_inner_texts()) == ["How do I reset my card PIN?", "How do I reset my gift card code?"]
+    page.locator('[data-testid="option"]', has_text="gift card").click()
+    page.locator('[data-testid="message"][data-sender="bot"]', has_text="Use the gift card page.").wait_for(
+        timeout=20_000
+    )
+
+    page.locator('[data-testid="human"]').click()
+    page.wait_for_function("() => window.ChatbotWidget.state().status === 'waiting_human'", timeout=20_000)
+    assert page.locator('[data-testid="message"][data-sender="system"]').count() >= 1

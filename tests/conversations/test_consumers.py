@@ -242,3 +242,13 @@ async def test_two_tabs_of_one_visitor_both_see_every_message_once_and_typing_is
     assert await second.communicator.receive_nothing(timeout=0.5)
     await first.close()
     await second.close()
+
+
+async def test_asking_for_a_person_in_words_is_answered_and_the_status_changes(demo_site: Any) -> None:
+    _, widget = await connect()
+    await widget.ask("can I speak to a human please")
+    frames = await widget.until(lambda f: f["type"] == "status")
+    reply = next(f for f in frames if f["type"] == "message" and f["sender"] == "bot")
+    assert reply["decision"] == "handoff" and reply["handoff_offered"]
+    assert frames[-1] == {"type": "status", "status": "waiting_human"}
+    await widget.close()

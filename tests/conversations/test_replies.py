@@ -83,3 +83,43 @@ def test_a_deactivated_entry_is_never_cited(ask: Any) -> None:
     second, _ = ask("How much does shipping cost?")
     assert second is not None
     assert all(source["id"] != reply.sources[0]["id"] for source in second.sources)
+
+
+def test_follow_up_question_uses_previous_turn(ask: Any) -> None:
+    ask("I want a refund for my lamp")
+    reply, _ = ask("and how long does that take?")
+    assert reply is not None and reply.decision == "answer"
+    assert reply.sources[0]["question"] == "When will I get my refund?"
+
+
+def test_asking_for_a_person_in_words_hands_the_conversation_to_the_team(ask: Any) -> None:
+    reply, _ = ask("I'd like to talk to a real person please")
+    assert reply is not None
+    assert (reply.decision, reply.handoff_offered, reply.intent) == ("handoff", True, "human_request")
+    assert reply.decision_reason == "customer asked for a person"
+    reply.conversation.refresh_from_db()
+    assert reply.conversation.status == "waiting_human"
+
+
+def test_two_entries_that_fit_equally_get_a_clarifying_question_with_both_as_options(ask: Any, demo_site: Any) -> None:
+    for question in ("How do I reset my card PIN?", "How do I reset my gift card code?"):
+        FaqEntry.objects.create(
+            site=demo_site, question=question, answer="...", alternatives=["how do I reset my code"]
+        )
+    reply, _ = ask("how do I reset my code")
+    assert reply is not None and reply.decision == "clarify"
+    assert {o["question"] for o in reply.options} == {
+        "How do I reset my card PIN?",
+        "How do I reset my gift card code?",
+    }
+    assert reply.sources == [] and not reply.handoff_offered
+
+
+def test_a_second_unanswerable_question_in_a_row_hands_off(ask: Any) -> None:
+    first, _ = ask("Who won the football world cup in 1998?")
+    second, _ = ask("What is the capital of Peru?")
+    assert first is not None and second is not None
+    assert first.decision == second.decision == "handoff"
+    first.conversation.refresh_from_db()
+    assert first.conversation.status == "waiting_human"
+    assert "2 unanswered in a row" in second.decision_reason

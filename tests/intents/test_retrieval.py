@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from intents.embeddings import SentenceTransformerEmbedder, Vectors
+from intents.gate import GatePolicy
 from intents.retrieval import NOT_SURE_TEXT, FaqIndex, RetrievalResponder
 from intents.streaming import split_for_streaming
 from intents.types import Answer, FaqDocument, Turn
@@ -60,7 +61,7 @@ def test_streamed_pieces_join_back_to_the_exact_text() -> None:
 
 
 def test_the_responder_streams_the_answer_then_returns_it_with_its_source() -> None:
-    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), threshold=0.5)
+    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), policy=GatePolicy(answer_threshold=0.5))
     pieces = list(responder.answer([Turn("customer", "I want a refund")]))
     final = pieces[-1]
     assert isinstance(final, Answer)
@@ -70,7 +71,7 @@ def test_the_responder_streams_the_answer_then_returns_it_with_its_source() -> N
 
 
 def test_below_the_threshold_the_responder_offers_a_human_and_cites_nothing() -> None:
-    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), threshold=0.5)
+    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), policy=GatePolicy(answer_threshold=0.5))
     final = list(responder.answer([Turn("customer", "what's the weather like")]))[-1]
     assert isinstance(final, Answer)
     assert final.text == NOT_SURE_TEXT
@@ -79,7 +80,7 @@ def test_below_the_threshold_the_responder_offers_a_human_and_cites_nothing() ->
 
 
 def test_the_responder_answers_the_latest_customer_turn() -> None:
-    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), threshold=0.5)
+    responder = RetrievalResponder(EMBEDDER, FaqIndex.build(DOCS, EMBEDDER), policy=GatePolicy(answer_threshold=0.5))
     history = [Turn("customer", "refund"), Turn("bot", "Yes, within 30 days."), Turn("customer", "delivery?")]
     final = list(responder.answer(history))[-1]
     assert isinstance(final, Answer)

@@ -1,0 +1,124 @@
+"""The answer gate: the one decision every bot reply passes through.
+
+From the FAQ candidates' retrieval scores, the intent prediction when a classifier is trained,
+and the conversation so far, it decides to
+- `answer`: cite the best FAQ entry;
+- `clarify`: two entries fit about equally well, so ask which one the customer means;
+- `handoff`: the bot should not answer. Either it offers a person (one unanswerable question), or it
+  escalates at once (the customer asked for a person, or the bot failed again in a row).
+Each decision carries a short reason ("best FAQ match 0.31 < 0.45") that is stored with the reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from intents.types import Turn
+
+Action = Literal["answer", "clarify", "handoff"]
+
+_ASKS_FOR_HUMAN = re.compile(
+    r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|people|agent|someone|somebody|representative|"
+    r"operator|staff|employee|team member)\b"
+    r"|\b(real|live|actual)\s+(human|person|agent)\b"
+    r"|^\s*(human|agent|operator|representative|a human|a person)\s*(please|pls)?\s*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+# A follow-up that points back at the previous question ("and how long does *that* take?").
+ASKED_FOR_HUMAN_REASON = "customer asked for a person"
+_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|those|these|they|them|one)\b", re.IGNORECASE)
+_FOLLOW_UP_MAX_WORDS = 10
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    question: str
+    score: float
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    answer_threshold: float = 0.45  # the best candidate must score at least this to be answered
+    clarify_margin: float = 0.03  # two candidates closer than this, both answerable: ask which
+    max_failed_turns: int = 2  # this many unanswerable questions in a row: escalate
+    oos_probability: float = 0.8  # an intent model this sure of out-of-scope: do not answer
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    candidates: tuple[Candidate, ...] = ()  # answer: the cited entry; clarify: the options
+    escalate: bool = False  # handoff: the conversation goes to the team now (not merely offered)
+
+
+def asks_for_human(text: str) -> bool:
+    return bool(_ASKS_FOR_HUMAN.search(text))
+
+
+def retrieval_query(history: Sequence[Turn]) -> str:
+    """The text to search the FAQ with: the last customer turn, read together with the one before
+    it when it is a short follow-up that refers back ("and how long does that take?")."""
+    customer = [turn.text.strip() for turn in history if turn.sender == "customer" and turn.text.strip()]
+    if not customer:
+        return ""
+    current = customer[-1]
+    if len(customer) >= 2 and len(current.split()) <= _FOLLOW_UP_MAX_WORDS and _REFERS_BACK.search(current):
+        return f"{customer[-2]} {current}"
+    return current
+
+
+def failed_turns(history: Sequence[Turn]) -> int:
+    """How many bot replies in a row, most recent first, could not answer."""
+    count = 0
+    for turn in reversed(history):
+        if turn.sender != "bot":
+            continue
+        if not turn.unanswered:
+            break
+        count += 1
+    return count
+
+
+def decide(
+    *,
+    question: str,
+    candidates: Sequence[Candidate],
+    history: Sequence[Turn] = (),
+    policy: GatePolicy = GatePolicy(),  # frozen, so a shared default is safe
+    oos_probability: float | None = None,
+) -> Decision:
+    """The gate. `candidates` are the FAQ matches, best first; `oos_probability` is the intent
+    model's probability that the question is out of scope, when a model is trained."""
+    if asks_for_human(question):
+        return Decision("handoff", ASKED_FOR_HUMAN_REASON, escalate=True)
+    best = candidates[0] if candidates else None
+    if oos_probability is not None and oos_probability >= policy.oos_probability:
+        return _cannot_answer(f"oos p={oos_probability:.2f}", history, policy)
+    if best is None:
+        return _cannot_answer("no FAQ entries", history, policy)
+    if best.score < policy.answer_threshold:
+        return _cannot_answer(f"best FAQ match {best.score:.2f} < {policy.answer_threshold:.2f}", history, policy)
+    runner_up = candidates[1] if len(candidates) > 1 else None
+    if (
+        runner_up is not None
+        and runner_up.score >= policy.answer_threshold
+        and best.score - runner_up.score < policy.clarify_margin
+    ):
+        return Decision(
+            "clarify",
+            f"two close FAQ matches {best.score:.2f}/{runner_up.score:.2f} (margin < {policy.clarify_margin:.2f})",
+            (best, runner_up),
+        )
+    return Decision("answer", f"FAQ match {best.score:.2f} >= {policy.answer_threshold:.2f}", (best,))
+
+
+def _cannot_answer(reason: str, history: Sequence[Turn], policy: GatePolicy) -> Decision:
+    failures = failed_turns(history) + 1
+    if failures >= policy.max_failed_turns:
+        return Decision("handoff", f"{reason}; {failures} unanswered in a row", escalate=True)
+    return Decision("handoff", reason)
