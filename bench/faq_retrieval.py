@@ -1,6 +1,7 @@
 """Retrieval quality of the FAQ answerer on held-out paraphrases, and the answer threshold sweep.
 
-    python bench/faq_retrieval.py [--faq chatbot/knowledge/demo_faq.json] [--eval tests/data/demo_faq_paraphrases.json]
+    python bench/faq_retrieval.py [--faq chatbot/knowledge/demo_faq.json]
+                                  [--eval chatbot/knowledge/demo_faq_questions.json]
 
 Prints one JSON object: top-1/top-3 accuracy on in-scope questions and, per threshold, the share
 of in-scope questions answered correctly and of out-of-scope questions refused (handed to a human).
@@ -25,7 +26,7 @@ from intents.types import FaqDocument  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--faq", type=Path, default=ROOT / "chatbot/knowledge/demo_faq.json")
-    parser.add_argument("--eval", type=Path, default=ROOT / "tests/data/demo_faq_paraphrases.json")
+    parser.add_argument("--eval", type=Path, default=ROOT / "chatbot/knowledge/demo_faq_questions.json")
     args = parser.parse_args()
 
     faq = json.loads(args.faq.read_text())

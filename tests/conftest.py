@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from channels.layers import channel_layers
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FAQ = ROOT / "chatbot" / "knowledge" / "demo_faq.json"
 MODEL_LOADED = "loaded embedding model"
-PARAPHRASES = Path(__file__).resolve().parent / "data" / "demo_faq_paraphrases.json"
 
 
 @pytest.fixture(autouse=True)
@@ -21,11 +19,6 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
-
-
-@pytest.fixture
-def paraphrases() -> dict[str, Any]:
-    return json.loads(PARAPHRASES.read_text())
 
 
 @pytest.fixture

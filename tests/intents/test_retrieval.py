@@ -91,7 +91,7 @@ def test_the_responder_answers_the_latest_customer_turn() -> None:
 def test_the_bundled_minilm_finds_the_right_entry_for_held_out_paraphrases() -> None:
     """Regression floor for the real model (measured: top-1 0.73, top-3 0.91, 80% off-topic refused)."""
     faq = json.loads((ROOT / "chatbot/knowledge/demo_faq.json").read_text())
-    data = json.loads((ROOT / "tests/data/demo_faq_paraphrases.json").read_text())
+    data = json.loads((ROOT / "chatbot/knowledge/demo_faq_questions.json").read_text())
     documents = [FaqDocument(i, e["question"], e["answer"], tuple(e["alternatives"])) for i, e in enumerate(faq)]
     wanted = {d.question: d.id for d in documents}
     embedder = SentenceTransformerEmbedder.load()

@@ -10,11 +10,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from chatbot.intents.services import gate_policy_tune, labelled_questions_read
 from chatbot.knowledge.answering import faq_embed_stale
 from chatbot.knowledge.services import faq_entries_from_file, faq_import
 from chatbot.sites.models import Site
 
 DEMO_FAQ = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq.json"
+# Labelled customer questions about the demo FAQ, worded unlike its entries: the gate is tuned on them.
+DEMO_QUESTIONS = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq_questions.json"
 
 
 class Command(BaseCommand):
@@ -42,6 +45,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Extra allowed origins: {', '.join(settings.CHATBOT_DEMO_ORIGINS)}")
         if not options["no_embed"]:
             self.stdout.write(f"Embedded {faq_embed_stale(site=site)} FAQ entries.")
+            tuned = gate_policy_tune(site=site, labelled=labelled_questions_read(DEMO_QUESTIONS), apply=True)["tuned"]
+            self.stdout.write(
+                f"Answer gate tuned on {DEMO_QUESTIONS.name}: threshold {tuned['answer_threshold']}, "
+                f"clarify margin {tuned['clarify_margin']} ({tuned['answered_wrong']:.0%} answered wrongly)."
+            )
         if not options["no_admin"]:
             self._admin_user()
 
