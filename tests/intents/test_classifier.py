@@ -110,3 +110,5 @@ def test_a_classifier_trained_on_a_small_slice_beats_the_majority_baseline(tmp_p
     scores = evaluate_intent_classifier(classifier, validation)
     assert scores["accuracy"] > 1 / 3  # the majority baseline on three balanced intents
     assert scores["accuracy"] == 1.0
+    quantized = EncoderIntentClassifier.load(tmp_path, int8=True)
+    assert [p.intent for p in quantized.predict([e.text for e in validation])] == ["refund", "track", "password"]

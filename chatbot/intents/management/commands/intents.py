@@ -46,6 +46,7 @@ class Command(BaseCommand):
         )
         evaluate.add_argument("--model", required=True, type=Path, help="a directory written by `intents train`")
         evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+        evaluate.add_argument("--int8", action="store_true", help="int8 weights (faster on CPU)")
         evaluate.add_argument(
             "--threads", type=int, default=1, help="CPU threads for inference (latency is reported per query)"
         )
@@ -101,7 +102,7 @@ class Command(BaseCommand):
         if not (model_dir / "intent_model.json").is_file():
             raise CommandError(f"{model_dir} is not a model directory written by `intents train`")
         scores = evaluate_intent_classifier(
-            EncoderIntentClassifier.load(model_dir, device=device), dataset.evaluation_split()
+            EncoderIntentClassifier.load(model_dir, device=device, int8=options["int8"]), dataset.evaluation_split()
         )
         if options["json"]:
             self.stdout.write(json.dumps(scores))
