@@ -34,6 +34,7 @@ class IntentPrediction:
     ranking: tuple[tuple[str, float], ...]  # the best in-scope intents with their probabilities
     out_of_scope: bool
     oos_reason: str = ""  # why it was judged out of scope, e.g. "p=0.21 < 0.43"
+    oos_probability: float | None = None  # of the `oos` class, when the model has one
 
 
 class IntentClassifier(Protocol):
@@ -103,6 +104,7 @@ class Decoder:
                     ranking=tuple((self.labels[i], round(float(row[i]), 4)) for i in order),
                     out_of_scope=bool(reason),
                     oos_reason=reason,
+                    oos_probability=round(float(row[oos_index]), 4) if oos_index is not None else None,
                 )
             )
         return predictions

@@ -46,6 +46,7 @@ class GatePolicy:
     clarify_margin: float = 0.03  # two candidates closer than this, both answerable: ask which
     max_failed_turns: int = 2  # this many unanswerable questions in a row: escalate
     oos_probability: float = 0.8  # an intent model this sure of out-of-scope: do not answer
+    intent_confidence: float = 0.6  # an intent model this sure of a handoff or smalltalk intent: act on it
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Decision:
     reason: str
     candidates: tuple[Candidate, ...] = ()  # answer: the cited entry; clarify: the options
     escalate: bool = False  # handoff: the conversation goes to the team now (not merely offered)
+    intent_reply: bool = False  # answer with the predicted intent's own response (smalltalk, custom)
 
 
 def asks_for_human(text: str) -> bool:
@@ -91,11 +93,19 @@ def decide(
     history: Sequence[Turn] = (),
     policy: GatePolicy = GatePolicy(),  # frozen, so a shared default is safe
     oos_probability: float | None = None,
+    intent: tuple[str, float, str] | None = None,
 ) -> Decision:
-    """The gate. `candidates` are the FAQ matches, best first; `oos_probability` is the intent
-    model's probability that the question is out of scope, when a model is trained."""
+    """The gate. `candidates` are the FAQ matches, best first. When the site has an intent model:
+    `oos_probability` is its probability that the question is out of scope, and `intent` its
+    prediction as (name, probability, action), the action being the site's for that intent."""
     if asks_for_human(question):
         return Decision("handoff", ASKED_FOR_HUMAN_REASON, escalate=True)
+    if intent is not None and intent[1] >= policy.intent_confidence:
+        name, probability, action = intent
+        if action == "handoff":
+            return Decision("handoff", f"intent {name} p={probability:.2f}", escalate=True)
+        if action in ("smalltalk", "custom"):
+            return Decision("answer", f"intent {name} p={probability:.2f}", intent_reply=True)
     best = candidates[0] if candidates else None
     if oos_probability is not None and oos_probability >= policy.oos_probability:
         return _cannot_answer(f"oos p={oos_probability:.2f}", history, policy)

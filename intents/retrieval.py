@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from intents.classifier import IntentClassifier
 from intents.embeddings import Embedder, Vectors
 from intents.gate import ASKED_FOR_HUMAN_REASON, Candidate, Decision, GatePolicy, decide, retrieval_query
 from intents.streaming import split_for_streaming
@@ -73,6 +74,23 @@ class FaqIndex:
         return [Match(self._documents[i], float(best[i])) for i in order if np.isfinite(best[i])]
 
 
+@dataclass(frozen=True)
+class IntentRoute:
+    """What the site does with an intent: its action (answer, handoff, smalltalk, custom) and,
+    for smalltalk and custom, the reply."""
+
+    action: str
+    response: str = ""
+
+
+@dataclass
+class IntentRouter:
+    """A site's trained intent classifier and what to do with each intent."""
+
+    classifier: IntentClassifier
+    routes: dict[str, IntentRoute]
+
+
 @dataclass
 class RetrievalResponder:
     """Answers from the FAQ through the gate: the best entry when it clearly fits, a choice
@@ -82,6 +100,7 @@ class RetrievalResponder:
     index: FaqIndex
     policy: GatePolicy = field(default_factory=GatePolicy)
     model_version: str = "retrieval-v2"
+    intents: IntentRouter | None = None
 
     def answer(self, history: Sequence[Turn]) -> Iterator[str | Answer]:
         question = next((t.text.strip() for t in reversed(history) if t.sender == "customer"), "")
@@ -90,8 +109,22 @@ class RetrievalResponder:
         matches = self.index.search(self.embedder.encode([query])[0], k=3) if query else []
         retrieval_ms = (time.perf_counter() - started) * 1000
         candidates = [Candidate(m.document.id, m.document.question, round(m.score, 4)) for m in matches]
-        decision = decide(question=question, candidates=candidates, history=history, policy=self.policy)
-        answer = self._reply(decision, {m.document.id: m.document.answer for m in matches})
+        prediction = self.intents.classifier.predict([question])[0] if self.intents and question else None
+        route = None
+        if prediction is not None and not prediction.out_of_scope and self.intents is not None:
+            route = self.intents.routes.get(prediction.intent, IntentRoute("answer"))
+        decision = decide(
+            question=question,
+            candidates=candidates,
+            history=history,
+            policy=self.policy,
+            oos_probability=prediction.oos_probability if prediction else None,
+            intent=(prediction.intent, prediction.confidence, route.action) if prediction and route else None,
+        )
+        if decision.intent_reply and prediction is not None and route is not None:
+            answer = Answer(text=route.response, intent=prediction.intent, confidence=0.0)
+        else:
+            answer = self._reply(decision, {m.document.id: m.document.answer for m in matches})
         answer = replace(
             answer,
             confidence=candidates[0].score if candidates else 0.0,
@@ -110,7 +143,8 @@ class RetrievalResponder:
             return Answer(text=answers[cited[0].id], intent="faq", confidence=0.0, sources=cited)
         if decision.action == "clarify":
             return Answer(text=CLARIFY_TEXT, intent="faq", confidence=0.0, options=cited)
-        asked = decision.reason.startswith(ASKED_FOR_HUMAN_REASON)
+        # The customer asked for a person, in words the gate recognises or as a handoff intent.
+        asked = decision.reason.startswith((ASKED_FOR_HUMAN_REASON, "intent "))
         if asked:
             text = ASKED_FOR_HUMAN_TEXT
         elif decision.escalate:

@@ -42,8 +42,9 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     max_length: int = 64
     calibration_fraction: float = 0.1
-    # Share of held-out in-scope questions the out-of-scope threshold may reject.
-    in_scope_rejection_rate: float = 0.02
+    # Share of held-out in-scope questions the out-of-scope threshold may reject. On CLINC150
+    # (validation) 0.005 gave in-scope 96.6 % / out-of-scope recall 75 %; 0.02 gave 95.3 / 90.
+    in_scope_rejection_rate: float = 0.005
     seed: int = 13
     device: str = "cpu"
     base_model: str | None = None

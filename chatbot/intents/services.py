@@ -11,8 +11,28 @@ from django.conf import settings
 from chatbot.knowledge.answering import embedder_get, faq_index_get
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
+from intents.datasets import Example, IntentDataset, stratified_split
 from intents.gate import Candidate, GatePolicy
 from intents.gate_tuning import LabelledQuestion, cross_validated, evaluate_policy, tune_policy
+
+FAQ_INTENT = "faq"
+
+
+def site_intent_dataset(*, site: Site) -> IntentDataset:
+    """Training data for a site's classifier: its active intents' examples, and every phrasing of
+    its active FAQ entries as one `faq` intent (questions the FAQ answers)."""
+    from chatbot.intents.models import Intent
+
+    examples = [
+        Example(str(text).strip(), intent.name)
+        for intent in Intent.objects.filter(site=site, is_active=True)
+        for text in intent.examples
+        if str(text).strip()
+    ]
+    for entry in FaqEntry.objects.filter(site=site, is_active=True):
+        examples.extend(Example(text, FAQ_INTENT) for text in entry.phrasings)
+    train, validation = stratified_split(list(dict.fromkeys(examples)), 0.1, seed=13)
+    return IntentDataset(tuple(train), tuple(validation), source=f"site:{site.key}")
 
 
 class LabelledQuestionsError(ValueError):

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
+from intents.classifier import CONFIG_FILE, EncoderIntentClassifier, IntentClassifier
 from intents.embeddings import Embedder, SentenceTransformerEmbedder
 from intents.gate import GatePolicy
-from intents.retrieval import FaqIndex, RetrievalResponder
+from intents.retrieval import FaqIndex, IntentRoute, IntentRouter, RetrievalResponder
 from intents.types import FaqDocument, Responder
 
 logger = logging.getLogger(__name__)
@@ -100,10 +102,42 @@ def faq_index_get(*, site: Site) -> FaqIndex:
     return index
 
 
+_classifiers: dict[str, tuple[float, IntentClassifier]] = {}
+
+
+def intent_router_for(*, site: Site) -> IntentRouter | None:
+    """The site's trained intent classifier (reloaded when retrained) and its intents' actions."""
+    if not site.intent_model_dir:
+        return None
+    from chatbot.intents.models import Intent
+
+    directory = Path(site.intent_model_dir)
+    config = directory / CONFIG_FILE
+    try:
+        stamp = config.stat().st_mtime
+    except OSError:
+        logger.warning("site %s: no intent model at %s; answering without one", site.key, directory)
+        return None
+    with _lock:
+        cached = _classifiers.get(str(directory))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, EncoderIntentClassifier.load(directory, device=settings.CHATBOT_DEVICE))
+            _classifiers[str(directory)] = cached
+    routes = {
+        name: IntentRoute(action, response)
+        for name, action, response in Intent.objects.filter(site=site, is_active=True).values_list(
+            "name", "action", "response"
+        )
+    }
+    return IntentRouter(cached[1], routes)
+
+
 def responder_for(*, site: Site) -> Responder:
     policy = GatePolicy(
         answer_threshold=site.answer_threshold,
         clarify_margin=site.clarify_margin,
         max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
     )
-    return RetrievalResponder(embedder=embedder_get(), index=faq_index_get(site=site), policy=policy)
+    return RetrievalResponder(
+        embedder=embedder_get(), index=faq_index_get(site=site), policy=policy, intents=intent_router_for(site=site)
+    )

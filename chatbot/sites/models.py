@@ -54,6 +54,11 @@ class Site(models.Model):
         default=_default_clarify_margin,
         help_text="When the two best FAQ matches are closer than this, the bot asks which one is meant.",
     )
+    intent_model_dir = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Directory of the site's intent classifier (written by `intents train --site KEY`); empty: none.",
+    )
     is_active = models.BooleanField(default=True)
     # Bumped whenever an FAQ entry of the site changes, so workers know their cached index is stale.
     faq_version = models.PositiveIntegerField(default=0, editable=False)

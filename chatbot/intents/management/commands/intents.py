@@ -30,8 +30,9 @@ class Command(BaseCommand):
         train = actions.add_parser("train", help="fine-tune and calibrate a classifier")
         evaluate = actions.add_parser("evaluate", help="score a trained classifier")
         for sub in (train, evaluate):
-            sub.add_argument("--format", required=True, choices=FORMATS)
-            sub.add_argument("--data", required=True, type=Path, help="the data file")
+            sub.add_argument("--format", choices=FORMATS)
+            sub.add_argument("--data", type=Path, help="the data file")
+            sub.add_argument("--site", help="instead of a file: a site's intents and FAQ (train: and use the model)")
             sub.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
         train.add_argument("--out", type=Path, default=None, help="model directory (default var/models/intents-FORMAT)")
         train.add_argument("--epochs", type=int, default=5)
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         train.add_argument(
             "--reject-rate",
             type=float,
-            default=0.02,
+            default=0.005,
             help="share of held-out in-scope questions the out-of-scope threshold may reject",
         )
         evaluate.add_argument("--model", required=True, type=Path, help="a directory written by `intents train`")
@@ -52,10 +53,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            dataset = load(options["format"], options["data"])
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from exc
+        site = None
+        if options["site"]:
+            from chatbot.intents.services import site_intent_dataset
+            from chatbot.sites.models import Site
+
+            site = Site.objects.filter(key=options["site"]).first()
+            if site is None:
+                raise CommandError(f"No site with key {options['site']!r}.")
+            dataset = site_intent_dataset(site=site)
+            options["format"] = f"site-{site.key}"
+        elif options["format"] and options["data"]:
+            try:
+                dataset = load(options["format"], options["data"])
+            except DatasetError as exc:
+                raise CommandError(str(exc)) from exc
+        else:
+            raise CommandError("Give --format and --data, or --site.")
+        options["site_object"] = site
         device = options["device"] or _default_device()
         if options["action"] == "train":
             self._train(dataset, device, options)
@@ -90,6 +105,11 @@ class Command(BaseCommand):
             f"on {device}; temperature {report.temperature}, out-of-scope threshold {report.oos_threshold}."
         )
         self.stdout.write(f"Model: {out}")
+        site = options["site_object"]
+        if site is not None:
+            site.intent_model_dir = str(Path(out).resolve())
+            site.save(update_fields=["intent_model_dir"])
+            self.stdout.write(f"Site {site.key} now answers with this intent model.")
 
     def _evaluate(self, dataset: Any, device: str, options: dict[str, Any]) -> None:
         import torch
