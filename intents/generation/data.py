@@ -1,0 +1,175 @@
+"""Training and evaluation examples for the dialogue model: a customer question, the FAQ passage
+retrieval finds for it, and the reference answer.
+
+Formats:
+- `bitext`: the Bitext customer-support CSV (`instruction,intent,...,response`). It has no FAQ, so
+  one is built from the training rows: per intent, the example closest to the intent's centroid
+  becomes the entry (its instruction the question, every training instruction of the intent a
+  phrasing, its response the answer). Questions are then matched against that FAQ by retrieval,
+  exactly as in production; the model learns to word an answer for this customer from the passage.
+- `jsonl`: one object per line with `question` and `answer`, and optionally `passages`
+  (`[{"question": ..., "answer": ...}]`); without passages, they come from a given FAQ.
+
+The held-out split is a stable function of the question text (not of file order), so `finetune`
+and `evaluate` agree on it without sharing state.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from intents.embeddings import Embedder
+from intents.retrieval import FaqIndex
+from intents.types import FaqDocument
+
+FORMATS = ("bitext", "jsonl")
+
+
+class DialogueDataError(ValueError):
+    """The file cannot be read as the format says."""
+
+
+@dataclass(frozen=True)
+class QA:
+    question: str
+    answer: str
+    intent: str = ""
+    passages: tuple[FaqDocument, ...] = ()
+
+
+@dataclass(frozen=True)
+class DialogueExample:
+    question: str
+    passages: tuple[FaqDocument, ...]
+    answer: str
+
+
+def is_held_out(question: str, fraction: float, seed: int = 0) -> bool:
+    digest = hashlib.sha256(f"{seed}:{question.strip().lower()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def split(rows: Sequence[QA], held_out_fraction: float, seed: int = 0) -> tuple[list[QA], list[QA]]:
+    train = [row for row in rows if not is_held_out(row.question, held_out_fraction, seed)]
+    held = [row for row in rows if is_held_out(row.question, held_out_fraction, seed)]
+    return train, held
+
+
+def load_rows(path: Path | str, data_format: str) -> list[QA]:
+    path = Path(path)
+    if data_format not in FORMATS:
+        raise DialogueDataError(f"unknown format {data_format!r}; use one of {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise DialogueDataError(f"{path} is not a file")
+    if data_format == "bitext":
+        return _bitext(path)
+    return _jsonl(path)
+
+
+def _bitext(path: Path) -> list[QA]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"instruction", "intent", "response"} - set(reader.fieldnames or ())
+        if missing:
+            raise DialogueDataError(f"{path}: not a Bitext CSV, missing columns {', '.join(sorted(missing))}")
+        rows = [
+            QA(row["instruction"].strip(), row["response"].strip(), row["intent"].strip())
+            for row in reader
+            if row["instruction"].strip() and row["response"].strip()
+        ]
+    if not rows:
+        raise DialogueDataError(f"{path}: no rows with an instruction and a response")
+    return rows
+
+
+def _jsonl(path: Path) -> list[QA]:
+    rows: list[QA] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                passages = tuple(
+                    FaqDocument(-i - 1, str(p["question"]), str(p["answer"]))
+                    for i, p in enumerate(item.get("passages") or [])
+                )
+                rows.append(QA(str(item["question"]).strip(), str(item["answer"]).strip(), "", passages))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise DialogueDataError(
+                    f"{path}:{number}: expected an object with question and answer ({exc})"
+                ) from exc
+    if not rows:
+        raise DialogueDataError(f"{path}: no examples")
+    return rows
+
+
+def faq_from_rows(rows: Sequence[QA], embedder: Embedder, max_phrasings: int = 40) -> list[FaqDocument]:
+    """One FAQ entry per intent: the row nearest the intent's centroid, with the intent's
+    instructions as phrasings."""
+    by_intent: dict[str, list[QA]] = defaultdict(list)
+    for row in rows:
+        by_intent[row.intent or "default"].append(row)
+    documents: list[FaqDocument] = []
+    for number, (_, members) in enumerate(sorted(by_intent.items())):
+        vectors = embedder.encode([m.question for m in members])
+        centroid = vectors.mean(axis=0)
+        best = members[int(np.argmax(vectors @ centroid))]
+        phrasings = tuple(m.question for m in members if m.question != best.question)[:max_phrasings]
+        documents.append(FaqDocument(number + 1, best.question, best.answer, phrasings))
+    return documents
+
+
+def attach_passages(rows: Sequence[QA], index: FaqIndex, embedder: Embedder) -> list[DialogueExample]:
+    """Each row with the passage retrieval finds for its question (or the passages it brought)."""
+    needing = [row for row in rows if not row.passages]
+    found: dict[str, FaqDocument] = {}
+    if needing and len(index):
+        vectors = embedder.encode([row.question for row in needing])
+        for row, vector in zip(needing, vectors, strict=True):
+            matches = index.search(vector, k=1)
+            if matches:
+                found[row.question] = matches[0].document
+    examples = []
+    for row in rows:
+        passages = row.passages or ((found[row.question],) if row.question in found else ())
+        examples.append(DialogueExample(row.question, passages, row.answer))
+    return examples
+
+
+def grounded_targets(examples: Sequence[DialogueExample]) -> tuple[list[DialogueExample], dict[str, int]]:
+    """Examples whose reference answer states only what its passage states.
+
+    A reference with a sentence the passage does not support (another customer's order number, a
+    placeholder the passage lacks) would teach the model to invent: such sentences are dropped
+    from the target, and an example whose answer hinges on an unsupported number, or keeps less
+    than half its text, is left out. Returns the examples and how many were kept as they were,
+    trimmed and left out."""
+    from intents.generation.grounding import guard_reply
+
+    kept: list[DialogueExample] = []
+    counts = {"unchanged": 0, "trimmed": 0, "left_out": 0}
+    for example in examples:
+        sources = [f"{p.question}\n{p.answer}" for p in example.passages]
+        checked = guard_reply(example.answer, sources, fallback="")
+        if checked.fell_back:
+            counts["left_out"] += 1
+            continue
+        counts["trimmed" if checked.removed else "unchanged"] += 1
+        kept.append(DialogueExample(example.question, example.passages, checked.text))
+    return kept, counts
+
+
+def file_manifest(path: Path | str, data_format: str, rows_used: int, extra: dict[str, object]) -> dict[str, object]:
+    """What a model was trained on: the file, its checksum and how it was used."""
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"file": str(path.resolve()), "format": data_format, "sha256": digest, "rows_used": rows_used, **extra}

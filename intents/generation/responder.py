@@ -1,0 +1,119 @@
+"""The generating responder: the gate decides, the language model words the answer, the guard
+keeps it to the facts of the cited FAQ entry.
+
+Only an `answer` decision from the FAQ reaches the generator; clarify, handoff and intent replies
+are the gate's fixed texts. The reply keeps its sources. When the generator fails, drifts away
+from the passage, or invents a fact that cannot be dropped cleanly, the reply is the cited FAQ
+answer itself and the stored reason says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from intents.embeddings import Embedder
+from intents.generation.grounding import StreamGuard, guard_reply
+from intents.generation.prompting import PromptBuilder
+from intents.generation.types import GenerationError, GenerationSettings, TextGenerator
+from intents.retrieval import RetrievalResponder
+from intents.streaming import split_for_streaming
+from intents.types import Answer, Turn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    answer: Answer  # what the customer gets
+    raw_text: str  # what the model wrote, before the guard ("" when nothing was generated)
+    generated: bool  # the reply is the model's (False: a fixed gate text or the FAQ answer)
+    passage_similarity: float | None = None
+
+
+@dataclass
+class GeneratingResponder:
+    retrieval: RetrievalResponder
+    generator: TextGenerator
+    prompts: PromptBuilder = field(default_factory=PromptBuilder)
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    # A reply whose meaning is further than this from the passage (cosine of MiniLM embeddings)
+    # is not trusted: the FAQ answer is sent instead. 0 turns the check off.
+    min_passage_similarity: float = 0.5
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.retrieval.embedder
+
+    def answer(self, history: Sequence[Turn]) -> Iterator[str | Answer]:
+        for piece in self.draft(history):
+            if isinstance(piece, Draft):
+                yield piece.answer
+                return
+            yield piece
+
+    def draft(self, history: Sequence[Turn]) -> Iterator[str | Draft]:
+        """Like `answer`, but ends with the `Draft`: the reply plus what the model itself wrote
+        before the guard (evaluation scores both)."""
+        deliberation = self.retrieval.deliberate(history)
+        base = deliberation.answer
+        if not deliberation.passages:
+            yield from split_for_streaming(base.text)
+            yield Draft(base, raw_text="", generated=False)
+            return
+
+        passages = deliberation.passages
+        sources = [f"{p.question}\n{p.answer}" for p in passages]
+        messages = self.prompts.messages(history, passages)
+        guard = StreamGuard(sources)
+        started = time.perf_counter()
+        first_token_ms: float | None = None
+        failure = ""
+        try:
+            for delta in self.generator.stream(messages, self.settings):
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - started) * 1000
+                released = guard.feed(delta)
+                if released:
+                    yield released
+            tail = guard.finish()
+            if tail:
+                yield tail
+        except GenerationError as exc:
+            logger.warning("generation failed, answering with the FAQ entry: %s", exc)
+            failure = "generator failed"
+        generation_ms = (time.perf_counter() - started) * 1000
+
+        fallback = passages[0].answer
+        checked = guard_reply(guard.text, sources, fallback)
+        text, notes = checked.text, [checked.reason] if checked.reason else []
+        generated = not checked.fell_back
+        similarity: float | None = None
+        if failure:
+            text, notes, generated = fallback, [failure], False
+        elif generated and self.min_passage_similarity > 0:
+            similarity = self._similarity(text, sources)
+            if similarity < self.min_passage_similarity:
+                text, generated = fallback, False
+                notes.append(f"reply drifted from the passage (similarity {similarity:.2f})")
+        timings = dict(base.timings_ms)
+        timings["generation"] = round(generation_ms, 1)
+        if first_token_ms is not None:
+            timings["generation_first_token"] = round(first_token_ms, 1)
+        reason = base.reason + "".join(f"; {note}" for note in notes)
+        answer = replace(
+            base,
+            text=text,
+            model_version=f"{self.generator.name}+{base.model_version}" if generated else base.model_version,
+            timings_ms=timings,
+            reason=reason,
+        )
+        yield Draft(answer, raw_text=guard.text, generated=generated, passage_similarity=similarity)
+
+    def _similarity(self, text: str, sources: Sequence[str]) -> float:
+        vectors = self.embedder.encode([text, *sources])
+        return float(np.max(vectors[1:] @ vectors[0]))
