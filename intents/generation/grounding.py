@@ -175,6 +175,17 @@ class StreamGuard:
     _pending: str = ""  # received, not yet released
     text: str = ""  # everything received
     _released: int = 0  # how much of `text` has been released (or withheld) so far
+    withheld: list[Fact] = field(default_factory=list)  # unsupported facts kept from the customer
+
+    @property
+    def invented_number(self) -> bool:
+        """A number no source states was withheld: the reply will fall back to the FAQ answer."""
+        return any(fact.kind == "number" for fact in self.withheld)
+
+    @property
+    def sentences(self) -> int:
+        """Sentence ends received so far."""
+        return len(_SENTENCE_END.findall(self.text))
 
     def __post_init__(self) -> None:
         self._known = SourceFacts.of(self.sources)
@@ -218,5 +229,6 @@ class StreamGuard:
         out = ready
         for fact in sorted(extract_facts(self.text), key=lambda f: -f.start):
             if offset <= fact.start < offset + len(ready) and not self._known.supports(fact):
+                self.withheld.append(fact)
                 out = out[: fact.start - offset] + out[min(fact.end, offset + len(ready)) - offset :]
         return out

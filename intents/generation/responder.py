@@ -26,6 +26,8 @@ from intents.types import Answer, Turn
 
 logger = logging.getLogger(__name__)
 
+_MIN_WORDS_TO_JUDGE = 8  # a reply's drift is judged once it has a sentence of at least this many words
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -73,19 +75,37 @@ class GeneratingResponder:
         started = time.perf_counter()
         first_token_ms: float | None = None
         failure = ""
+        stream = self.generator.stream(messages, self.settings)
+        checked_sentences = 0
         try:
-            for delta in self.generator.stream(messages, self.settings):
+            for delta in stream:
                 if first_token_ms is None:
                     first_token_ms = (time.perf_counter() - started) * 1000
                 released = guard.feed(delta)
+                # Stop as soon as the reply is sure to be replaced: the customer then gets the FAQ
+                # answer at once instead of watching text that will be taken back.
+                if guard.invented_number:
+                    failure = "stopped early: unsupported number"
+                    break
                 if released:
                     yield released
-            tail = guard.finish()
-            if tail:
-                yield tail
+                if self.min_passage_similarity > 0 and guard.sentences > checked_sentences:
+                    checked_sentences = guard.sentences
+                    so_far = self._similarity(guard.text, sources)
+                    if len(guard.text.split()) >= _MIN_WORDS_TO_JUDGE and so_far < self.min_passage_similarity:
+                        failure = f"stopped early: reply drifted from the passage (similarity {so_far:.2f})"
+                        break
+            else:
+                tail = guard.finish()
+                if tail:
+                    yield tail
         except GenerationError as exc:
             logger.warning("generation failed, answering with the FAQ entry: %s", exc)
             failure = "generator failed"
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # ends the model's generation (and releases its lock) when stopped early
         generation_ms = (time.perf_counter() - started) * 1000
 
         fallback = passages[0].answer

@@ -132,11 +132,12 @@ async def test_the_real_smollm2_words_a_cited_answer_streamed_token_by_token(dem
     tokens = [f["delta"] for f in frames if f["type"] == "token"]
     stored = await Message.objects.aget(seq=answer["seq"], conversation_id=answer["conversation"])
     assert answer["sources"][0]["question"] == SHIPPING_QUESTION
-    assert len(tokens) >= 5
+    assert len(tokens) >= 3
     assert stored.timings["generation"] > 0
     if stored.model_version.startswith("smollm2-135m-instruct+"):
         # The model's own words went out: what streamed is what was stored.
         assert "".join(tokens).strip() == answer["text"]
     else:
         # The guard replaced them with the FAQ answer and the reason says why.
-        assert "fell back" in stored.decision_reason or "drifted" in stored.decision_reason
+        assert answer["text"] == stored.text and "4.95" in answer["text"]
+        assert any(why in stored.decision_reason for why in ("fell back", "drifted", "stopped early"))

@@ -3,13 +3,13 @@ generator; and `PromptBuilder`, the prompt the generator sees."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import Draft, GeneratingResponder
-from intents.generation.types import GenerationError
+from intents.generation.types import ChatMessage, GenerationError, GenerationSettings
 from intents.retrieval import ASKED_FOR_HUMAN_TEXT, CLARIFY_TEXT, NOT_SURE_TEXT, RetrievalResponder
 from intents.types import Answer, FaqDocument, Turn
 from tests.generation.conftest import ScriptedGenerator, words_of
@@ -177,3 +177,44 @@ def test_the_prompt_keeps_only_the_last_turns_and_cuts_long_messages() -> None:
 def test_a_history_of_only_the_last_question_gives_system_then_user() -> None:
     messages = PromptBuilder(history_turns=0).messages(RETURNS_QUESTION, [PASSAGE])
     assert [m["role"] for m in messages] == ["system", "user"]
+
+
+class CountingGenerator(ScriptedGenerator):
+    """Counts the deltas the responder actually took, and whether it closed the stream."""
+
+    taken: int = 0
+    closed: bool = False
+
+    def stream(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Iterator[str]:
+        try:
+            for delta in super().stream(messages, settings):
+                self.taken += 1
+                yield delta
+        finally:
+            self.closed = True
+
+
+LONG_TAIL = " Our team checks every parcel with care and we hope you enjoy shopping with us again soon." * 3
+
+
+def test_an_invented_number_stops_the_model_at_once_and_sends_the_faq_answer(
+    retrieval: RetrievalResponder, shop_faq: Sequence[FaqDocument]
+) -> None:
+    generator = CountingGenerator(words_of("You can return any item within 45 days of delivery." + LONG_TAIL))
+    streamed, final = _run(GeneratingResponder(retrieval, generator, min_passage_similarity=0.0), RETURNS_QUESTION)
+    assert generator.taken < len(generator.deltas) / 2 and generator.closed
+    assert "45" not in "".join(streamed)
+    assert final.text == shop_faq[0].answer
+    assert "stopped early: unsupported number" in final.reason
+
+
+def test_a_first_sentence_that_drifts_stops_the_model_before_the_rest_is_shown(
+    retrieval: RetrievalResponder, shop_faq: Sequence[FaqDocument]
+) -> None:
+    reply = "We sell oak tables, linen sheets and handmade lamps in many colours." + LONG_TAIL
+    generator = CountingGenerator(words_of(reply))
+    streamed, final = _run(GeneratingResponder(retrieval, generator, min_passage_similarity=0.99), RETURNS_QUESTION)
+    assert generator.taken < len(generator.deltas) / 2 and generator.closed
+    assert "enjoy shopping" not in "".join(streamed)
+    assert final.text == shop_faq[0].answer
+    assert "stopped early: reply drifted" in final.reason
