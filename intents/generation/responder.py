@@ -27,6 +27,9 @@ from intents.types import Answer, Turn
 logger = logging.getLogger(__name__)
 
 _MIN_WORDS_TO_JUDGE = 8  # a reply's drift is judged once it has a sentence of at least this many words
+# While streaming, only a clear drift stops the model: the start of a reply is naturally less like
+# the passage than the whole, and the full check still runs at the end.
+_EARLY_DRIFT_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class GeneratingResponder:
                 if self.min_passage_similarity > 0 and guard.sentences > checked_sentences:
                     checked_sentences = guard.sentences
                     so_far = self._similarity(guard.text, sources)
-                    if len(guard.text.split()) >= _MIN_WORDS_TO_JUDGE and so_far < self.min_passage_similarity:
+                    early_floor = self.min_passage_similarity - _EARLY_DRIFT_MARGIN
+                    if len(guard.text.split()) >= _MIN_WORDS_TO_JUDGE and so_far < early_floor:
                         failure = f"stopped early: reply drifted from the passage (similarity {so_far:.2f})"
                         break
             else:
