@@ -63,12 +63,6 @@ class FaqIndex:
     def __len__(self) -> int:
         return len(self._documents)
 
-    def document(self, document_id: int) -> FaqDocument:
-        for document in self._documents:
-            if document.id == document_id:
-                return document
-        raise KeyError(document_id)
-
     def search(self, query: Vectors, k: int = 3) -> list[Match]:
         """The `k` best entries for one normalised query vector, best first."""
         if not self._documents or not len(self._vectors):

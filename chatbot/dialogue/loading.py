@@ -16,7 +16,7 @@ from django.conf import settings
 
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
-from intents.generation.local import LocalGenerator, resolve_model_location
+from intents.generation.local import BUNDLED, SMOLLM2_NAME, LocalGenerator, resolve_model_location
 from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
 
@@ -40,7 +40,7 @@ def dialogue_model_location() -> tuple[str, str, str]:
     if version is not None:
         return f"version:{version.pk}", version.path, f"{version.name}"
     location = resolve_model_location(settings.CHATBOT_DIALOGUE_MODEL, settings.CHATBOT_MODEL_DIR)
-    name = "smollm2-135m-instruct" if settings.CHATBOT_DIALOGUE_MODEL in ("", "smollm2") else location
+    name = SMOLLM2_NAME if settings.CHATBOT_DIALOGUE_MODEL in ("", BUNDLED) else location
     return f"setting:{location}", location, name
 
 

@@ -58,11 +58,11 @@ def _examples_index(site: Site | None, train_rows: list[data.QA]) -> FaqIndex:
     embedder = embedder_get()
     if site is not None:
         return faq_index_get(site=site)
-    if not any(row.intent for row in train_rows) and all(row.passages for row in train_rows):
-        return FaqIndex.build([], embedder)
-    if not any(row.intent for row in train_rows):
-        raise DialogueError("These examples have no passages and no intents: give --faq SITE to retrieve passages.")
-    return FaqIndex.build(data.faq_from_rows(train_rows, embedder), embedder)
+    if any(row.intent for row in train_rows):
+        return FaqIndex.build(data.faq_from_rows(train_rows, embedder), embedder)
+    if all(row.passages for row in train_rows):
+        return FaqIndex.build([], embedder)  # every example brought its passages
+    raise DialogueError("These examples have no passages and no intents: give --faq SITE to retrieve passages.")
 
 
 def dialogue_finetune(

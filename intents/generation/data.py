@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from intents.embeddings import Embedder
+from intents.generation.grounding import guard_reply, passage_sources
 from intents.retrieval import FaqIndex
 from intents.types import FaqDocument
 
@@ -153,13 +154,10 @@ def grounded_targets(examples: Sequence[DialogueExample]) -> tuple[list[Dialogue
     from the target, and an example whose answer hinges on an unsupported number, or keeps less
     than half its text, is left out. Returns the examples and how many were kept as they were,
     trimmed and left out."""
-    from intents.generation.grounding import guard_reply
-
     kept: list[DialogueExample] = []
     counts = {"unchanged": 0, "trimmed": 0, "left_out": 0}
     for example in examples:
-        sources = [f"{p.question}\n{p.answer}" for p in example.passages]
-        checked = guard_reply(example.answer, sources, fallback="")
+        checked = guard_reply(example.answer, passage_sources(example.passages), fallback="")
         if checked.fell_back:
             counts["left_out"] += 1
             continue

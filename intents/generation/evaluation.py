@@ -26,10 +26,10 @@ import numpy as np
 
 from intents.embeddings import Embedder
 from intents.generation.data import QA
-from intents.generation.grounding import unsupported_facts
+from intents.generation.grounding import passage_sources, unsupported_facts
 from intents.generation.responder import Draft, GeneratingResponder
 from intents.retrieval import RetrievalResponder
-from intents.types import Answer, Turn
+from intents.types import Turn
 
 Progress = Callable[[int, int], None]
 
@@ -63,22 +63,20 @@ def answer_all(
         history = [Turn("customer", row.question)]
         started = time.perf_counter()
         first: float | None = None
-        pieces = responder.draft(history) if isinstance(responder, GeneratingResponder) else responder.answer(history)
-        final: Answer | None = None
-        raw = ""
-        for piece in pieces:
-            if isinstance(piece, Draft):
-                final, raw = piece.answer, piece.raw_text
-                break
-            if isinstance(piece, Answer):
-                final = piece
-                break
-            if first is None:
-                first = (time.perf_counter() - started) * 1000
+        draft: Draft | None = None
+        if isinstance(responder, GeneratingResponder):
+            for piece in responder.draft(history):
+                if isinstance(piece, Draft):
+                    draft = piece
+                elif first is None:
+                    first = (time.perf_counter() - started) * 1000
+        else:  # retrieval only: the reply is the cited entry's answer, sent whole
+            deliberation = responder.deliberate(history)
+            draft = Draft(deliberation.answer, "", False, sources=tuple(passage_sources(deliberation.passages)))
         total = (time.perf_counter() - started) * 1000
-        if final is None:
+        if draft is None:
             raise RuntimeError("the responder ended without an answer")
-        sources = tuple(f"{s.question}\n{_answer_of(responder, s.id)}" for s in final.sources)
+        final, raw, sources = draft.answer, draft.raw_text, draft.sources
         results.append(
             Scored(
                 question=row.question,
@@ -95,11 +93,6 @@ def answer_all(
         if progress:
             progress(number, len(rows))
     return results
-
-
-def _answer_of(responder: RetrievalResponder | GeneratingResponder, document_id: int) -> str:
-    retrieval = responder.retrieval if isinstance(responder, GeneratingResponder) else responder
-    return retrieval.index.document(document_id).answer
 
 
 def metrics(results: Sequence[Scored], embedder: Embedder, *, min_passage_similarity: float) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from intents.types import FaqDocument
+
 Kind = Literal["url", "email", "phone", "order_number", "number", "placeholder"]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -106,6 +108,11 @@ class SourceFacts:
         if fact.kind == "url":
             return any(kind == "url" and (value == normal or value.startswith(normal)) for kind, value in self.values)
         return (fact.kind, normal) in self.values
+
+
+def passage_sources(passages: Sequence[FaqDocument]) -> list[str]:
+    """The texts a reply grounded on these FAQ entries is checked against: question and answer."""
+    return [f"{passage.question}\n{passage.answer}" for passage in passages]
 
 
 def unsupported_facts(text: str, sources: Sequence[str]) -> list[Fact]:

@@ -207,14 +207,13 @@ class LocalGenerator:
             cached = self.prefix_cache.get(key) if prefix_length else None
             if cached is not None:
                 cache = copy.deepcopy(cached)
-                rest = ids[prefix_length:]
             else:
                 cache = DynamicCache()
                 if prefix_length:
                     prefix = torch.tensor([ids[:prefix_length]], device=device)
                     self.model(input_ids=prefix, cache=cache, use_cache=True, logits_to_keep=1)
                     self.prefix_cache.put(key, copy.deepcopy(cache))
-                rest = ids[prefix_length:]
+            rest = ids[prefix_length:]  # the prefix is in the cache; only the rest is run
             seen: Any = torch.tensor([ids], device=device)
             step_input = torch.tensor([rest], device=device)
             generated: list[int] = []

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from intents.embeddings import Embedder
-from intents.generation.grounding import StreamGuard, guard_reply
+from intents.embeddings import Embedder, Vectors
+from intents.generation.grounding import StreamGuard, guard_reply, passage_sources
 from intents.generation.prompting import PromptBuilder
 from intents.generation.types import GenerationError, GenerationSettings, TextGenerator
 from intents.retrieval import RetrievalResponder
@@ -38,6 +38,7 @@ class Draft:
     raw_text: str  # what the model wrote, before the guard ("" when nothing was generated)
     generated: bool  # the reply is the model's (False: a fixed gate text or the FAQ answer)
     passage_similarity: float | None = None
+    sources: tuple[str, ...] = ()  # the passages' texts the reply was checked against
 
 
 @dataclass
@@ -72,7 +73,15 @@ class GeneratingResponder:
             return
 
         passages = deliberation.passages
-        sources = [f"{p.question}\n{p.answer}" for p in passages]
+        sources = passage_sources(passages)
+        source_vectors: Vectors | None = None  # embedded once, on the first drift check
+
+        def similarity_to_passage(text: str) -> float:
+            nonlocal source_vectors
+            if source_vectors is None:
+                source_vectors = self.embedder.encode(sources)
+            return float(np.max(source_vectors @ self.embedder.encode([text])[0]))
+
         messages = self.prompts.messages(history, passages)
         guard = StreamGuard(sources)
         started = time.perf_counter()
@@ -94,7 +103,7 @@ class GeneratingResponder:
                     yield released
                 if self.min_passage_similarity > 0 and guard.sentences > checked_sentences:
                     checked_sentences = guard.sentences
-                    so_far = self._similarity(guard.text, sources)
+                    so_far = similarity_to_passage(guard.text)
                     early_floor = self.min_passage_similarity - _EARLY_DRIFT_MARGIN
                     if len(guard.text.split()) >= _MIN_WORDS_TO_JUDGE and so_far < early_floor:
                         failure = f"stopped early: reply drifted from the passage (similarity {so_far:.2f})"
@@ -120,7 +129,7 @@ class GeneratingResponder:
         if failure:
             text, notes, generated = fallback, [failure], False
         elif generated and self.min_passage_similarity > 0:
-            similarity = self._similarity(text, sources)
+            similarity = similarity_to_passage(text)
             if similarity < self.min_passage_similarity:
                 text, generated = fallback, False
                 notes.append(f"reply drifted from the passage (similarity {similarity:.2f})")
@@ -136,8 +145,6 @@ class GeneratingResponder:
             timings_ms=timings,
             reason=reason,
         )
-        yield Draft(answer, raw_text=guard.text, generated=generated, passage_similarity=similarity)
-
-    def _similarity(self, text: str, sources: Sequence[str]) -> float:
-        vectors = self.embedder.encode([text, *sources])
-        return float(np.max(vectors[1:] @ vectors[0]))
+        yield Draft(
+            answer, raw_text=guard.text, generated=generated, passage_similarity=similarity, sources=tuple(sources)
+        )
