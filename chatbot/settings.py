@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "chatbot.intents",
     "chatbot.registry",
     "chatbot.dialogue",
+    "chatbot.console",
+    "chatbot.analytics",
+    "chatbot.exports",
     "chatbot.web",
 ]
 
@@ -112,6 +115,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chatbot.console.middleware.ConsoleSecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "chatbot.urls"
@@ -236,6 +240,16 @@ CHATBOT_VISITOR_TOKEN_MAX_AGE = env_int("CHATBOT_VISITOR_TOKEN_MAX_AGE", 90 * 24
 CHATBOT_DEMO_ORIGINS = env_list("CHATBOT_DEMO_ORIGINS")
 # Serves a bare websocket echo at /ws/echo/ so `make bench-ws` can compare against it.
 CHATBOT_BENCH_ECHO = env_bool("CHATBOT_BENCH_ECHO", DEBUG)
+
+# --- The operator console. ---
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:inbox"
+LOGOUT_REDIRECT_URL = "console:login"
+# A conversation waiting for a person this long (seconds) with nobody taking it: the widget offers
+# the customer to leave an e-mail address and a message instead.
+CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
+# An open console sends a heartbeat every 20 s; its operator counts as online this long after one.
+CHATBOT_OPERATOR_ONLINE_S = env_int("CHATBOT_OPERATOR_ONLINE_S", 60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

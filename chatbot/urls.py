@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from chatbot.web import views
 
@@ -7,4 +7,11 @@ urlpatterns = [
     path("", views.demo_page, name="demo"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The operator console: inbox and conversations, knowledge, analytics, exports.
+    path("console/", include("chatbot.console.urls")),
+    path("console/knowledge/", include("chatbot.knowledge.console_urls")),
+    path("console/analytics/", include("chatbot.analytics.urls")),
+    path("console/exports/", include("chatbot.exports.urls")),
+    # The REST API (transcript export for analytics pipelines), authenticated by API tokens.
+    path("api/v1/", include("chatbot.exports.api_urls")),
 ]

@@ -20,10 +20,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from chatbot.conversations import events, services
 from chatbot.conversations.frames import (
     PROTOCOL_VERSION,
+    ContactFrame,
     FeedbackFrame,
     FrameError,
     HandoffFrame,
     MessageFrame,
+    RatingFrame,
     ResumeFrame,
     TypingFrame,
     error_frame,
@@ -73,8 +75,8 @@ def _frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None = 
 
 
 @database_sync_to_async
-def _conversation_status(conversation_id: int) -> str:
-    return str(Conversation.objects.values_list("status", flat=True).get(pk=conversation_id))
+def _status_frame(conversation_id: int) -> dict[str, Any]:
+    return events.status_frame(Conversation.objects.get(pk=conversation_id))
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -105,6 +107,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(events.visitor_group(self.visitor.public_id), self.channel_name)
         conversation = session.conversation
         self.status = conversation.status if conversation else ConversationStatus.BOT
+        status = events.status_frame(conversation) if conversation else {"status": self.status}
         if conversation is not None:
             await self._join(conversation.pk, delivered_seq=conversation.last_seq)
         await self.accept()
@@ -117,6 +120,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "conversation": conversation.pk if conversation else None,
                 "last_seq": conversation.last_seq if conversation else 0,
                 "status": self.status,
+                "waiting_since": status.get("waiting_since"),
+                "handoff_timeout_s": status.get("handoff_timeout_s"),
                 "site": site.widget_settings(),
             }
         )
@@ -155,6 +160,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._on_feedback(frame)
         elif isinstance(frame, HandoffFrame):
             await self._on_handoff()
+        elif isinstance(frame, ContactFrame):
+            await self._on_contact(frame)
+        elif isinstance(frame, RatingFrame):
+            await self._on_rating(frame)
 
     # --- client frames ---
 
@@ -202,8 +211,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.conversation_id != conversation.pk:
             # The conversation was just created: its events went out before this connection joined.
             await self._join(conversation.pk, delivered_seq=0)
-            await self._send_status(conversation.status)
+            await self._send_status(events.status_frame(conversation))
             await self._catch_up(up_to_seq=None)
+
+    async def _on_contact(self, frame: ContactFrame) -> None:
+        try:
+            await database_sync_to_async(services.contact_request_leave)(
+                visitor=self.visitor, email=frame.email, text=frame.text
+            )
+        except services.NoConversation as exc:
+            await self._send(error_frame("no_conversation", str(exc)))
+
+    async def _on_rating(self, frame: RatingFrame) -> None:
+        try:
+            await database_sync_to_async(services.conversation_rate)(
+                visitor=self.visitor, conversation_id=frame.conversation, score=frame.score
+            )
+        except services.NoConversation as exc:
+            await self._send(error_frame("unknown_conversation", str(exc)))
+        else:
+            await self._send({"type": "rated", "conversation": frame.conversation, "score": frame.score})
 
     # --- group events ---
 
@@ -215,7 +242,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(event["frame"])
 
     async def chat_status(self, event: dict[str, Any]) -> None:
-        await self._send_status(event["frame"]["status"])
+        await self._send_status(event["frame"])
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
         if event.get("origin") != self.channel_name:
@@ -226,7 +253,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["conversation"] != self.conversation_id:
             await self._join(event["conversation"], delivered_seq=0)
             await self._catch_up(up_to_seq=None)
-            await self._send_status(await _conversation_status(event["conversation"]))
+            await self._send_status(await _status_frame(event["conversation"]))
 
     # --- delivery ---
 
@@ -253,10 +280,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send(item)
             self.delivered_seq = item["seq"]
 
-    async def _send_status(self, status: str) -> None:
-        if status != self.status:
-            self.status = status
-            await self._send({"type": "status", "status": status})
+    async def _send_status(self, frame: dict[str, Any]) -> None:
+        if frame["status"] != self.status:
+            self.status = frame["status"]
+            await self._send(frame)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

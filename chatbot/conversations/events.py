@@ -42,6 +42,16 @@ def visitor_group(visitor_public_id: object) -> str:
     return f"visitor.{visitor_public_id}"
 
 
+def console_conversation_group(conversation_id: int) -> str:
+    """Consoles that have the conversation open: what only operators see (internal notes)."""
+    return f"console.conversation.{conversation_id}"
+
+
+def inbox_group(site_id: int) -> str:
+    """The operator consoles watching a site's conversations."""
+    return f"inbox.site.{site_id}"
+
+
 def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Called by consumers: the loop that serves websockets in this process."""
     global _server_loop
@@ -166,15 +176,35 @@ def group_send(group: str, event: dict[str, Any]) -> None:
     publisher.submit(group, event)
 
 
-def publish_message(message: Message) -> None:
+def publish_message(message: Message, *, site_id: int | None = None) -> None:
     group_send(conversation_group(message.conversation_id), {"type": "chat.message", "frame": message_frame(message)})
+    if site_id is not None:
+        publish_inbox(site_id=site_id, conversation_id=message.conversation_id, kind="message")
+
+
+def status_frame(conversation: Conversation) -> dict[str, Any]:
+    """The `status` frame: the status, and for a conversation waiting for a person since when and
+    how long the widget waits before it offers to leave a message; the operator's name once one
+    answers."""
+    from django.conf import settings
+
+    frame: dict[str, Any] = {"type": "status", "status": conversation.status}
+    if conversation.status == "waiting_human" and conversation.waiting_since is not None:
+        frame["waiting_since"] = conversation.waiting_since.isoformat()
+        frame["handoff_timeout_s"] = settings.CHATBOT_HANDOFF_TIMEOUT_S
+    return frame
 
 
 def publish_status(conversation: Conversation) -> None:
-    group_send(
-        conversation_group(conversation.pk),
-        {"type": "chat.status", "frame": {"type": "status", "status": conversation.status}},
-    )
+    group_send(conversation_group(conversation.pk), {"type": "chat.status", "frame": status_frame(conversation)})
+    kind = "handoff" if conversation.status == "waiting_human" else "status"
+    publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind=kind)
+
+
+def publish_inbox(*, site_id: int, conversation_id: int, kind: str) -> None:
+    """Tell the consoles watching the site that a conversation changed. `kind` is `message`,
+    `status`, `handoff` (it now waits for a person: consoles notify), `assigned` or `contact`."""
+    group_send(inbox_group(site_id), {"type": "inbox.changed", "conversation": conversation_id, "kind": kind})
 
 
 def publish_token(*, conversation_id: int, reply_to: int, delta: str) -> None:

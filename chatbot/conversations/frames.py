@@ -44,8 +44,24 @@ class HandoffFrame(_Frame):
     type: Literal["handoff"]
 
 
+class ContactFrame(_Frame):
+    type: Literal["contact"]
+    email: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    ]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class RatingFrame(_Frame):
+    type: Literal["rating"]
+    conversation: Annotated[int, Field(ge=1)]
+    score: Annotated[int, Field(ge=1, le=5)]
+
+
 ClientFrame = Annotated[
-    MessageFrame | ResumeFrame | TypingFrame | FeedbackFrame | HandoffFrame, Field(discriminator="type")
+    MessageFrame | ResumeFrame | TypingFrame | FeedbackFrame | HandoffFrame | ContactFrame | RatingFrame,
+    Field(discriminator="type"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
@@ -95,5 +111,6 @@ def message_frame(message: Message) -> dict[str, Any]:
         "handoff_offered": message.handoff_offered,
         "decision": message.decision or None,
         "options": [{"id": o.get("id"), "question": o.get("question")} for o in message.options or []],
+        "author": message.author_name or None,
         "created_at": message.created_at.isoformat() if message.created_at else None,
     }

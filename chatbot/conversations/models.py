@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -38,10 +39,30 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The operator answering (status `human`), set by exactly one successful claim.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    # When the conversation started waiting for a person (cleared when one takes it or it closes).
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # Set once: the first time it was handed to the team, and the first operator reply.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    first_human_reply_at = models.DateTimeField(null=True, blank=True)
+    # Customer satisfaction, 1-5, asked when the conversation closes.
+    csat = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The customer's mood over the conversation (the latest score, -1..1, and its label), filled
+    # by the sentiment scorer off the reply path; empty until it has run.
+    sentiment = models.FloatField(null=True, blank=True)
+    sentiment_label = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["site", "status", "-updated_at"]),
+            models.Index(fields=["site", "-created_at"]),
             models.Index(fields=["visitor", "-created_at"]),
         ]
 
@@ -93,6 +114,14 @@ class Message(models.Model):
     model_version = models.CharField(max_length=300, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # milliseconds: queue, retrieval, first_token, total
     feedback = models.CharField(max_length=8, choices=Feedback.choices, blank=True)
+    # For an operator message: who wrote it (the name is kept if the account is removed).
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=150, blank=True)
+    # For a customer message: its sentiment score (-1..1) and label, once scored.
+    sentiment = models.FloatField(null=True, blank=True)
+    sentiment_label = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,3 +137,19 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.sender}: {self.text[:60]}"
+
+
+class ContactRequest(models.Model):
+    """An e-mail address and message a customer left when no operator took the chat in time."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="contact_requests")
+    email = models.EmailField()
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Contact request from {self.email}"

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from chatbot.conversations import events
 from chatbot.conversations.dispatch import reply_dispatch
-from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender, Visitor
+from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender, Visitor
 from chatbot.conversations.selectors import conversation_open_for
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
 from chatbot.sites.models import Site
@@ -18,6 +19,7 @@ from intents.types import Answer
 HANDOFF_REQUESTED_TEXT = (
     "You asked for a person. We've let our team know, and someone will join this chat as soon as they can."
 )
+CONTACT_LEFT_TEXT = "Thanks. Nobody could join the chat in time, so our team will answer you by e-mail at {email}."
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def message_receive(
         def after_commit() -> None:
             if started:
                 events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
-            events.publish_message(message)
+            events.publish_message(message, site_id=conversation.site_id)
             if answer_by_bot:
                 reply_dispatch(message.pk)
 
@@ -124,8 +126,7 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
             if conversation.status != ConversationStatus.BOT:
                 return None
             if answer.escalate:
-                conversation.status = ConversationStatus.WAITING_HUMAN
-                conversation.save(update_fields=["status", "updated_at"])
+                _wait_for_human(conversation)
             reply = Message.objects.create(
                 conversation=conversation,
                 seq=_next_seq(conversation),
@@ -144,7 +145,7 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
             )
 
             def after_commit() -> None:
-                events.publish_message(reply)
+                events.publish_message(reply, site_id=conversation.site_id)
                 if answer.escalate:
                     events.publish_status(conversation)
 
@@ -161,8 +162,7 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
         conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
         if conversation.status != ConversationStatus.BOT:
             return conversation
-        conversation.status = ConversationStatus.WAITING_HUMAN
-        conversation.save(update_fields=["status", "updated_at"])
+        _wait_for_human(conversation)
         notice = Message.objects.create(
             conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=HANDOFF_REQUESTED_TEXT
         )
@@ -177,8 +177,53 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
     return conversation
 
 
+def _wait_for_human(conversation: Conversation) -> None:
+    """The bot stops answering and the conversation waits for a person (the caller holds its lock)."""
+    now = timezone.now()
+    conversation.status = ConversationStatus.WAITING_HUMAN
+    conversation.waiting_since = now
+    conversation.handed_off_at = conversation.handed_off_at or now
+    conversation.save(update_fields=["status", "waiting_since", "handed_off_at", "updated_at"])
+
+
 def message_feedback_set(*, conversation_id: int, seq: int, value: str) -> Message:
     updated = Message.objects.filter(conversation_id=conversation_id, seq=seq, sender=Sender.BOT).update(feedback=value)
     if not updated:
         raise UnknownSeq(f"Message {seq} is not a bot answer in this conversation.")
     return Message.objects.get(conversation_id=conversation_id, seq=seq)
+
+
+class NoConversation(Exception):
+    pass
+
+
+def contact_request_leave(*, visitor: Visitor, email: str, text: str) -> ContactRequest:
+    """Nobody took the chat in time: the customer leaves an e-mail address and a message. Both are
+    stored on the conversation, a system message confirms it, and the consoles are told."""
+    with transaction.atomic():
+        conversation = conversation_open_for(visitor=visitor)
+        if conversation is None:
+            raise NoConversation("There is no conversation yet.")
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        contact = ContactRequest.objects.create(conversation=conversation, email=email, text=text)
+        notice = Message.objects.create(
+            conversation=conversation,
+            seq=_next_seq(conversation),
+            sender=Sender.SYSTEM,
+            text=CONTACT_LEFT_TEXT.format(email=email),
+        )
+
+        def after_commit() -> None:
+            events.publish_message(notice)
+            events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="contact")
+
+        transaction.on_commit(after_commit)
+    return contact
+
+
+def conversation_rate(*, visitor: Visitor, conversation_id: int, score: int) -> Conversation:
+    """The customer's 1-5 satisfaction rating of a conversation of theirs (asked when it closes)."""
+    updated = Conversation.objects.filter(pk=conversation_id, visitor=visitor).update(csat=score)
+    if not updated:
+        raise NoConversation("That conversation is not yours to rate.")
+    return Conversation.objects.get(pk=conversation_id)

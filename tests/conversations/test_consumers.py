@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender
 from chatbot.routing import websocket_urlpatterns
@@ -205,7 +208,10 @@ async def test_asking_for_a_human_stops_the_bot_and_is_announced(demo_site: Any)
     _, widget = await connect()
     await widget.send({"type": "handoff"})
     frames = await widget.until(lambda f: f["type"] == "message")
-    assert {"type": "status", "status": "waiting_human"} in frames
+    status = next(f for f in frames if f["type"] == "status")
+    assert status["status"] == "waiting_human"
+    assert status["handoff_timeout_s"] == settings.CHATBOT_HANDOFF_TIMEOUT_S
+    assert datetime.fromisoformat(status["waiting_since"]) <= timezone.now()
     assert frames[-1]["sender"] == "system"
     await widget.ask("hello? anyone?")
     frames = await widget.until(lambda f: f["type"] == "message" and f["sender"] == "customer")
@@ -250,5 +256,5 @@ async def test_asking_for_a_person_in_words_is_answered_and_the_status_changes(d
     frames = await widget.until(lambda f: f["type"] == "status")
     reply = next(f for f in frames if f["type"] == "message" and f["sender"] == "bot")
     assert reply["decision"] == "handoff" and reply["handoff_offered"]
-    assert frames[-1] == {"type": "status", "status": "waiting_human"}
+    assert frames[-1]["type"] == "status" and frames[-1]["status"] == "waiting_human"
     await widget.close()

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from chatbot.console.models import CannedResponse, Operator, Role
 from chatbot.intents.services import gate_policy_tune, labelled_questions_read
 from chatbot.knowledge.answering import faq_embed_stale
 from chatbot.knowledge.services import faq_entries_from_file, faq_import
@@ -50,20 +51,56 @@ class Command(BaseCommand):
                 f"Answer gate tuned on {DEMO_QUESTIONS.name}: threshold {tuned['answer_threshold']}, "
                 f"clarify margin {tuned['clarify_margin']} ({tuned['answered_wrong']:.0%} answered wrongly)."
             )
+        self._canned_responses(site)
         if not options["no_admin"]:
             self._admin_user()
+            self._operator(site)
 
     def _admin_user(self) -> None:
-        # The generated password is kept in var/ (not in git) so every `make run` can print it.
-        password_file = Path(settings.BASE_DIR) / "var" / "demo-admin-password"
-        password_file.parent.mkdir(parents=True, exist_ok=True)
-        if not password_file.exists():
-            password_file.write_text(secrets.token_urlsafe(12))
-            password_file.chmod(0o600)
-        password = password_file.read_text().strip()
+        password = _demo_password("admin")
         user_model = get_user_model()
         user, _ = user_model.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        self.stdout.write(self.style.SUCCESS(f"Admin login: admin / {password}"))
+        Operator.objects.update_or_create(user=user, defaults={"role": Role.ADMIN, "display_name": "Admin"})
+        self.stdout.write(self.style.SUCCESS(f"Admin login (console and /admin/): admin / {password}"))
+
+    def _operator(self, site: Site) -> None:
+        password = _demo_password("operator")
+        user, _ = get_user_model().objects.get_or_create(username="operator", defaults={"first_name": "Alex"})
+        user.set_password(password)
+        user.save()
+        operator, _ = Operator.objects.update_or_create(
+            user=user, defaults={"role": Role.OPERATOR, "display_name": "Alex"}
+        )
+        operator.sites.add(site)
+        self.stdout.write(self.style.SUCCESS(f"Operator console login: operator / {password}"))
+
+    def _canned_responses(self, site: Site) -> None:
+        for shortcut, title, text in DEMO_CANNED:
+            CannedResponse.objects.update_or_create(
+                site=site, shortcut=shortcut, defaults={"title": title, "text": text}
+            )
+
+
+DEMO_CANNED = [
+    ("hello", "Greeting", "Hi, I'm here to help. Let me have a look at this for you."),
+    (
+        "order",
+        "Ask for the order number",
+        "Could you tell me your order number? It starts with LL and is in your confirmation e-mail.",
+    ),
+    ("refund", "Refund timing", "Refunds reach your account within 5 to 10 working days after we receive the return."),
+    ("bye", "Closing", "Is there anything else I can do for you? Have a lovely day!"),
+]
+
+
+def _demo_password(name: str) -> str:
+    """A generated password kept in var/ (not in git), so every `make run` can print it."""
+    password_file = Path(settings.BASE_DIR) / "var" / f"demo-{name}-password"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12))
+        password_file.chmod(0o600)
+    return password_file.read_text().strip()

@@ -1,0 +1,67 @@
+"""Who may see and do what in the console: staff sign in with Django auth, and their Operator
+record says their role and sites. A superuser without one is treated as an admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from chatbot.console.models import Operator, Role
+from chatbot.conversations.models import Conversation
+from chatbot.sites.models import Site
+
+_View = TypeVar("_View", bound=Callable[..., HttpResponse])
+
+
+def operator_for(user: Any) -> Operator | None:
+    """The signed-in user's Operator record (created as admin for a superuser), else None."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    operator = Operator.objects.filter(user=user).select_related("user").first()
+    if operator is None and user.is_superuser:
+        operator, _ = Operator.objects.get_or_create(user=user, defaults={"role": Role.ADMIN})
+    return operator
+
+
+def sites_for(operator: Operator) -> QuerySet[Site]:
+    if operator.is_admin:
+        return Site.objects.all()
+    return operator.sites.all()
+
+
+def site_ids_for(operator: Operator) -> set[int]:
+    return set(sites_for(operator).values_list("pk", flat=True))
+
+
+def conversations_for(operator: Operator) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(site__in=sites_for(operator))
+
+
+def can_access_site(operator: Operator, site_id: int) -> bool:
+    return operator.is_admin or operator.sites.filter(pk=site_id).exists()
+
+
+def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
+    """A console page: signed in (else to the login page), an operator (else 403), and for
+    `admin_only` pages an admin. The view finds the operator on `request.operator`."""
+
+    def decorate(view: _View) -> _View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            operator = operator_for(request.user)
+            if operator is None:
+                raise PermissionDenied("This account has no access to the console.")
+            if admin_only and not operator.is_admin:
+                raise PermissionDenied("Only admins can do this.")
+            request.operator = operator  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapper)  # type: ignore[return-value]
+
+    return decorate

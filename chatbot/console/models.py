@@ -1,0 +1,77 @@
+"""The operator console's own records: who may work on which site, canned responses and
+internal notes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from chatbot.conversations.models import Conversation
+from chatbot.sites.models import Site
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    ADMIN = "admin", "Admin"
+
+
+class Operator(models.Model):
+    """A staff member of the console. Admins work on every site and manage knowledge, exports and
+    API tokens; operators work on the sites they are given."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OPERATOR)
+    sites = models.ManyToManyField(Site, blank=True, related_name="operators")
+    display_name = models.CharField(max_length=150, blank=True, help_text="Shown to customers; default: username.")
+    # Set by the console's heartbeat while a console is open; an operator is online until then.
+    online_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role})"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class CannedResponse(models.Model):
+    """A ready answer an operator inserts with its shortcut (e.g. `/refund`)."""
+
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        help_text="Empty: available on every site.",
+    )
+    shortcut = models.SlugField(max_length=40)
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class Note(models.Model):
+    """An internal note on a conversation. Operators see it; the customer never does."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author_name = models.CharField(max_length=150)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author_name} on conversation {self.conversation_id}"

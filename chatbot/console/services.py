@@ -1,0 +1,181 @@
+"""What operators do to conversations. Each service owns its transaction, locks the conversation
+row (so a claim, a reply and the bot's own reply never interleave), and publishes its events once
+the transaction commits: to the widget (the conversation's group) and to the consoles (the
+site's inbox group)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from chatbot.console.models import Note, Operator
+from chatbot.conversations import events
+from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender
+
+
+class ConsoleActionError(Exception):
+    """The action is not possible in the conversation's current state; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Claim:
+    conversation: Conversation
+    won: bool
+    holder: str  # the name of the operator who holds the conversation now ("" when nobody does)
+
+
+def _locked(conversation_id: int) -> Conversation:
+    conversation = (
+        Conversation.objects.select_for_update().select_related("assignee").filter(pk=conversation_id).first()
+    )
+    if conversation is None:
+        raise ConsoleActionError("not_found", "No such conversation.")
+    return conversation
+
+
+def _system_message(conversation: Conversation, text: str) -> Message:
+    conversation.last_seq += 1
+    return Message.objects.create(conversation=conversation, seq=conversation.last_seq, sender=Sender.SYSTEM, text=text)
+
+
+def _announce(conversation: Conversation, *messages: Message, kind: str = "status") -> None:
+    def after_commit() -> None:
+        events.publish_status(conversation)
+        for message in messages:
+            events.publish_message(message)
+        events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind=kind)
+
+    transaction.on_commit(after_commit)
+
+
+def conversation_claim(*, conversation_id: int, operator: Operator) -> Claim:
+    """Take a conversation over: the bot stops answering and this operator answers. Of two
+    operators claiming at once exactly one wins; the other learns who holds it."""
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        if conversation.assignee_id == operator.user_id and conversation.status == ConversationStatus.HUMAN:
+            return Claim(conversation, won=True, holder=operator.name)
+        if conversation.assignee_id is not None:
+            holder = Operator.objects.filter(user_id=conversation.assignee_id).first()
+            return Claim(conversation, won=False, holder=holder.name if holder else "another operator")
+        if conversation.status == ConversationStatus.CLOSED:
+            raise ConsoleActionError("closed", "The conversation is closed.")
+        conversation.status = ConversationStatus.HUMAN
+        conversation.assignee = operator.user
+        conversation.waiting_since = None
+        joined = _system_message(conversation, f"{operator.name} joined the chat.")
+        conversation.save(update_fields=["status", "assignee", "waiting_since", "last_seq", "updated_at"])
+        _announce(conversation, joined, kind="assigned")
+    return Claim(conversation, won=True, holder=operator.name)
+
+
+def _assigned_to(conversation: Conversation, operator: Operator) -> None:
+    if conversation.status == ConversationStatus.CLOSED:
+        raise ConsoleActionError("closed", "The conversation is closed.")
+    if conversation.assignee_id != operator.user_id:
+        raise ConsoleActionError("not_assigned", "Take the conversation over before you answer in it.")
+
+
+def operator_message_send(
+    *, conversation_id: int, operator: Operator, text: str, client_id: str | None = None
+) -> Message:
+    """An operator's reply to the customer. Sent again with the same `client_id`, it is stored once."""
+    text = text.strip()
+    if not text:
+        raise ConsoleActionError("empty", "Write a message first.")
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        if client_id:
+            existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+            if existing is not None:
+                return existing
+        _assigned_to(conversation, operator)
+        now = timezone.now()
+        conversation.last_seq += 1
+        conversation.first_human_reply_at = conversation.first_human_reply_at or now
+        conversation.save(update_fields=["last_seq", "first_human_reply_at", "updated_at"])
+        message = Message.objects.create(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            sender=Sender.OPERATOR,
+            text=text,
+            client_id=client_id or None,
+            author=operator.user,
+            author_name=operator.name,
+        )
+        transaction.on_commit(lambda: events.publish_message(message, site_id=conversation.site_id))
+    return message
+
+
+def conversation_release(*, conversation_id: int, operator: Operator) -> Conversation:
+    """Hand the conversation back to the bot."""
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        _assigned_to(conversation, operator)
+        conversation.status = ConversationStatus.BOT
+        conversation.assignee = None
+        notice = _system_message(conversation, f"{operator.name} handed the chat back to the assistant.")
+        conversation.save(update_fields=["status", "assignee", "last_seq", "updated_at"])
+        _announce(conversation, notice)
+    return conversation
+
+
+def conversation_close(*, conversation_id: int, operator: Operator) -> Conversation:
+    """Close the conversation; the customer's next message starts a new one."""
+    with transaction.atomic():
+        conversation = _locked(conversation_id)
+        if conversation.status == ConversationStatus.CLOSED:
+            return conversation
+        if conversation.assignee_id not in (None, operator.user_id) and not operator.is_admin:
+            raise ConsoleActionError("not_assigned", "Another operator is answering this conversation.")
+        conversation.status = ConversationStatus.CLOSED
+        conversation.closed_at = timezone.now()
+        conversation.waiting_since = None
+        notice = _system_message(conversation, f"{operator.name} closed the chat.")
+        conversation.save(update_fields=["status", "closed_at", "waiting_since", "last_seq", "updated_at"])
+        _announce(conversation, notice)
+    return conversation
+
+
+def note_add(*, conversation_id: int, operator: Operator, text: str) -> Note:
+    """An internal note: visible to operators, never sent to the customer."""
+    text = text.strip()
+    if not text:
+        raise ConsoleActionError("empty", "Write a note first.")
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ConsoleActionError("not_found", "No such conversation.")
+    note = Note.objects.create(conversation=conversation, author=operator.user, author_name=operator.name, text=text)
+    transaction.on_commit(
+        lambda: events.group_send(
+            events.console_conversation_group(conversation.pk), {"type": "console.note", "note": note.pk}
+        )
+    )
+    return note
+
+
+def operator_heartbeat(*, operator: Operator, seconds: int) -> None:
+    Operator.objects.filter(pk=operator.pk).update(online_until=timezone.now() + timezone.timedelta(seconds=seconds))
+
+
+def operator_offline(*, operator: Operator) -> None:
+    Operator.objects.filter(pk=operator.pk).update(online_until=None)
+
+
+def contact_request_handled(*, contact_id: int, operator: Operator) -> ContactRequest:
+    contact = ContactRequest.objects.select_related("conversation").get(pk=contact_id)
+    if contact.handled_at is None:
+        contact.handled_at = timezone.now()
+        contact.save(update_fields=["handled_at"])
+        conversation = contact.conversation
+        transaction.on_commit(
+            lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="contact")
+        )
+    return contact
