@@ -41,6 +41,7 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo_setup
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py dialogue prepare
 	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
+	@echo "Operator console: http://localhost:$(PORT)/console/  (operator / $$(cat var/demo-operator-password); admin / $$(cat var/demo-admin-password))"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-local} \
 		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --lifespan off
 

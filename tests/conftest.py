@@ -66,6 +66,8 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
         DJANGO_STATIC_ROOT=str(folder / "static"),
         CHATBOT_DEMO_ORIGINS=f"http://127.0.0.1:{host_page_port}",
         CHATBOT_STREAM_DELAY_MS="20",
+        # Short, so the browser tests see the widget offer to leave a message.
+        CHATBOT_HANDOFF_TIMEOUT_S="4",
         DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1",
     )
     manage("migrate", "--no-input", "-v0", env=env)

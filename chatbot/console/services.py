@@ -6,6 +6,7 @@ site's inbox group)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,9 +33,7 @@ class Claim:
 
 
 def _locked(conversation_id: int) -> Conversation:
-    conversation = (
-        Conversation.objects.select_for_update().select_related("assignee").filter(pk=conversation_id).first()
-    )
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
     if conversation is None:
         raise ConsoleActionError("not_found", "No such conversation.")
     return conversation
@@ -162,7 +161,7 @@ def note_add(*, conversation_id: int, operator: Operator, text: str) -> Note:
 
 
 def operator_heartbeat(*, operator: Operator, seconds: int) -> None:
-    Operator.objects.filter(pk=operator.pk).update(online_until=timezone.now() + timezone.timedelta(seconds=seconds))
+    Operator.objects.filter(pk=operator.pk).update(online_until=timezone.now() + timedelta(seconds=seconds))
 
 
 def operator_offline(*, operator: Operator) -> None:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chatbot.conversations.models import Conversation, Message, Visitor
+from chatbot.conversations.models import ContactRequest, Conversation, Message, Visitor
 
 
 class MessageInline(admin.TabularInline[Message, Conversation]):
@@ -15,7 +15,7 @@ class MessageInline(admin.TabularInline[Message, Conversation]):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin[Conversation]):
-    list_display = ("id", "site", "status", "last_seq", "created_at", "updated_at")
+    list_display = ("id", "site", "status", "assignee", "last_seq", "csat", "created_at", "updated_at")
     list_filter = ("site", "status")
     readonly_fields = ("visitor", "last_seq", "page_url", "user_agent", "created_at", "updated_at", "closed_at")
     inlines = [MessageInline]
@@ -33,3 +33,10 @@ class MessageAdmin(admin.ModelAdmin[Message]):
 class VisitorAdmin(admin.ModelAdmin[Visitor]):
     list_display = ("public_id", "site", "created_at", "last_seen_at")
     list_filter = ("site",)
+
+
+@admin.register(ContactRequest)
+class ContactRequestAdmin(admin.ModelAdmin[ContactRequest]):
+    list_display = ("email", "conversation", "created_at", "handled_at")
+    list_filter = ("handled_at",)
+    raw_id_fields = ("conversation",)

@@ -178,6 +178,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         message = received.message
         if self.conversation_id != message.conversation_id:
             await self._join(message.conversation_id, delivered_seq=0)
+            await self._send_status(events.status_frame(message.conversation))
         await self._send(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
         )

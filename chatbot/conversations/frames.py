@@ -3,7 +3,7 @@ building what the server sends. Pure functions; no database."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -73,12 +73,15 @@ class FrameError(Exception):
         self.message = message
 
 
-def parse_client_frame(text: str) -> ClientFrame:
-    """Parse one text frame, or raise FrameError with the protocol's error code."""
+_Parsed = TypeVar("_Parsed")
+
+
+def parse_frame(adapter: TypeAdapter[_Parsed], text: str) -> _Parsed:
+    """Parse one text frame with `adapter`, or raise FrameError with the protocol's error code."""
     if len(text.encode("utf-8", errors="surrogatepass")) > MAX_FRAME_BYTES:
         raise FrameError("frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
-        return _client_frame.validate_json(text)
+        return adapter.validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         kind = first["type"]
@@ -90,6 +93,10 @@ def parse_client_frame(text: str) -> ClientFrame:
             raise FrameError("unknown_type", "Unknown or missing frame type.") from None
         location = ".".join(str(part) for part in first["loc"][1:]) or "frame"
         raise FrameError("bad_frame", f"{location}: {first['msg']}") from None
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    return parse_frame(_client_frame, text)
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

@@ -134,6 +134,10 @@
     '.sb{width:40px;height:40px;border-radius:50%;background:var(--c);color:var(--ink);display:inline-flex;align-items:center;justify-content:center;flex:none}',
     '.sb[disabled]{opacity:.45;cursor:default}',
     '.ft{font-size:10.5px;color:#a0a7b1;text-align:center;padding:0 0 6px;background:#fff;flex:none}',
+    '.cf,.rt{align-self:stretch;background:#fff;border:1px solid #e6e8eb;border-radius:12px;padding:10px 12px;display:flex;flex-direction:column;gap:8px;font-size:13px}',
+    '.cf input,.cf textarea{width:100%;border:1px solid #dfe2e6;border-radius:8px;padding:7px 9px;font:inherit;color:inherit;max-height:none}',
+    '.cf .ih,.rt .ih{align-self:flex-start;margin-left:0}',
+    '.stars{display:flex;gap:6px}.stars .ih{min-width:34px}',
     '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',
     '@media (max-width:480px){.w .p{inset:0;width:100%;height:100%;max-height:none;border-radius:0}.open .l{display:none}textarea{font-size:16px}.m{max-width:90%}}',
     '@media (prefers-reduced-motion:reduce){*,*::before,*::after{animation:none!important;transition:none!important;scroll-behavior:auto!important}}'
@@ -211,9 +215,9 @@
   function toBottom(force) {
     if (force || nearBottom()) requestAnimationFrame(function () { scroller.scrollTop = scroller.scrollHeight; });
   }
-  function bubble(sender, text, cls) {
+  function bubble(sender, text, cls, label) {
     var m = el('div', 'm ' + sender + (cls ? ' ' + cls : ''), { 'data-sender': sender });
-    if (sender === 'operator') m.appendChild(el('div', 'lb', null, 'Agent'));
+    if (sender === 'operator') m.appendChild(el('div', 'lb', null, label || 'Agent'));
     m.appendChild(el('div', 't', null, text));
     return m;
   }
@@ -290,12 +294,61 @@
     if (on) { typingTimer = setTimeout(function () { showTyping(false); }, 8000); toBottom(); }
   }
   var STATUS = { bot: 'Bot', waiting_human: 'Waiting for a person…', human: "You're chatting with a person", closed: 'Closed' };
-  function setStatus(s) {
+  var waitTimer = null, contactForm = null, ratingBox = null;
+  // `f`: a status frame, or the session frame (same fields).
+  function setStatus(f) {
+    var s = f && f.status;
     if (typeof s !== 'string') return;
     status = s;
     hstatus.textContent = STATUS[s] || s;
     hstatus.classList.toggle('off', s === 'closed');
     human.disabled = s === 'waiting_human' || s === 'human';
+    if (s === 'human' || s === 'closed') { // a person took over: a bot reply still streaming will not come
+      streams.forEach(function (v) { v.el.remove(); });
+      streams.clear();
+    }
+    clearTimeout(waitTimer);
+    if (s !== 'waiting_human' && contactForm) { contactForm.remove(); contactForm = null; }
+    if (s === 'waiting_human' && typeof f.waiting_since === 'string' && typeof f.handoff_timeout_s === 'number') {
+      var due = Date.parse(f.waiting_since) + f.handoff_timeout_s * 1000 - Date.now();
+      waitTimer = setTimeout(function () { if (status === 'waiting_human') offerContact(); }, Math.max(0, due));
+    }
+    if (s === 'closed' && conv !== null && !ratingBox && !jget(LS, 'rated:' + conv, null)) offerRating(conv);
+  }
+  // Nobody took the chat in time: say so, and offer to leave an e-mail address and a message.
+  function offerContact() {
+    if (contactForm) return;
+    contactForm = el('form', 'cf', { 'data-testid': 'contact-form' });
+    contactForm.appendChild(el('div', null, null, "Sorry, nobody from our team could join yet. Leave your e-mail address and a message, and we'll answer by e-mail. You can also keep waiting here."));
+    var email = el('input', null, { type: 'email', required: '', maxlength: '254', placeholder: 'you@example.com', 'aria-label': 'Your e-mail address', 'data-testid': 'contact-email' });
+    var text = el('textarea', null, { required: '', maxlength: '4000', rows: '3', placeholder: 'Your message', 'aria-label': 'Your message', 'data-testid': 'contact-text' });
+    var go = el('button', 'ih', { type: 'submit', 'data-testid': 'contact-send' }, 'Send');
+    contactForm.append(email, text, go);
+    contactForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (!email.value.trim() || !text.value.trim()) return;
+      sendFrame({ type: 'contact', email: email.value.trim(), text: text.value.trim() });
+      contactForm.remove(); contactForm = null;
+    });
+    log.appendChild(contactForm);
+    toBottom(true);
+  }
+  function offerRating(id) {
+    ratingBox = el('div', 'rt', { 'data-testid': 'rating' });
+    ratingBox.appendChild(el('div', null, null, 'How did we do?'));
+    var stars = el('div', 'stars', { role: 'group', 'aria-label': 'Rate this conversation from 1 to 5' });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = el('button', 'ih', { type: 'button', 'aria-label': n + ' of 5', 'data-testid': 'rate-' + n }, String(n));
+      b.addEventListener('click', function () { sendFrame({ type: 'rating', conversation: id, score: n }); });
+      stars.appendChild(b);
+    });
+    ratingBox.appendChild(stars);
+    log.appendChild(ratingBox);
+    toBottom(true);
+  }
+  function onRated(f) {
+    sset(LS, 'rated:' + f.conversation, String(f.score));
+    if (ratingBox) { ratingBox.replaceChildren(el('div', null, null, 'Thanks for your rating!')); ratingBox = null; }
   }
   function setBadge() {
     badge.hidden = !unread;
@@ -339,7 +392,7 @@
     } else if (sender === 'bot' && f.reply_to != null && (p = streams.get(f.reply_to))) {
       m = p.el; streams.delete(f.reply_to); m.classList.remove('st');
     }
-    if (m) setText(m, text); else m = bubble(sender, text);
+    if (m) setText(m, text); else m = bubble(sender, text, null, typeof f.author === 'string' ? f.author : null);
     markSeq(m, f.seq);
     if (f.created_at) { var d = new Date(f.created_at); if (!isNaN(d)) m.title = d.toLocaleString(); }
     if (sender === 'bot') addExtras(m, f);
@@ -392,8 +445,8 @@
     if (typeof site.language === 'string') panel.setAttribute('lang', site.language);
     var c = validColor(site.color);
     if (c) { sset(LS, 'color', c); if (!validColor(ATTR_COLOR)) applyColor(c); }
-    setStatus(f.status);
     setConv(f.conversation === undefined ? null : f.conversation);
+    setStatus(f);
     ready = true; everReady = true; attempt = 0;
     setRecon();
     if (conv !== null) raw({ type: 'resume', after_seq: lastSeq });
@@ -412,7 +465,8 @@
         case 'message': onMessage(f); break;
         case 'ack': onAck(f); break;
         case 'token': onToken(f); break;
-        case 'status': setStatus(f.status); break;
+        case 'status': setStatus(f); break;
+        case 'rated': onRated(f); break;
         case 'typing': if (f.sender === 'bot' || f.sender === 'operator') showTyping(true, f.sender); break;
         case 'error':
           if (f.code !== 'token_invalid' && f.code !== 'no_conversation') notice(f.message || f.code);

@@ -3,79 +3,27 @@ replies generated in-process with the real MiniLM model over the demo FAQ."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
 from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender
-from chatbot.routing import websocket_urlpatterns
+from tests.support.websockets import connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ORIGIN = "https://shop.example.com"
-APP = URLRouter(websocket_urlpatterns)
 
 
 @pytest.fixture(autouse=True)
 def in_process_replies() -> Any:
     with override_settings(CHATBOT_DISPATCH="inprocess"):
         yield
-
-
-class Widget:
-    """A test client speaking protocol v1."""
-
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
-        self.session: dict[str, Any] = {}
-
-    async def send(self, frame: dict[str, Any] | str) -> None:
-        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
-
-    async def receive(self, timeout: float = 10) -> dict[str, Any]:
-        return json.loads(await self.communicator.receive_from(timeout=timeout))
-
-    async def until(self, predicate: Any, timeout: float = 20) -> list[dict[str, Any]]:
-        """Frames received up to and including the first one matching `predicate`."""
-        frames: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.receive(timeout)
-                frames.append(frame)
-                if predicate(frame):
-                    return frames
-
-    async def ask(self, text: str, client_id: str | None = None) -> str:
-        client_id = client_id or uuid.uuid4().hex
-        await self.send({"type": "message", "client_id": client_id, "text": text})
-        return client_id
-
-    async def close(self) -> None:
-        await self.communicator.disconnect()
-
-
-async def connect(site: str = "demo", origin: str | None = ORIGIN, token: str | None = None) -> tuple[bool, Any]:
-    path = f"/ws/chat/?site={site}" + (f"&token={token}" if token else "")
-    headers = [(b"host", b"chat.example.net")]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    communicator = WebsocketCommunicator(APP, path, headers=headers)
-    connected, code = await communicator.connect(timeout=10)
-    if not connected:
-        return False, code
-    widget = Widget(communicator)
-    widget.session = await widget.receive()
-    return True, widget
 
 
 def is_bot_message(frame: dict[str, Any]) -> bool:

@@ -1,0 +1,240 @@
+"""The console's websocket (docs/console-protocol.md): a thin adapter over the console services.
+
+On connect it sends the operator's inbox, then keeps it live: every change of a conversation on
+the operator's sites arrives as a fresh row that replaces the old one, so a console that
+reconnects asks for the inbox again and has lost nothing. An open conversation is delivered like
+the widget's: every message exactly once, in `seq` order, with what only operators see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chatbot.console import selectors, services
+from chatbot.console.access import operator_for, site_ids_for
+from chatbot.console.frames import (
+    ClaimFrame,
+    CloseFrame,
+    ContactHandledFrame,
+    HeartbeatFrame,
+    InboxFrame,
+    NoteFrame,
+    OpenFrame,
+    ReleaseFrame,
+    ReplyFrame,
+    TypingFrame,
+    parse_console_frame,
+)
+from chatbot.console.models import Note, Operator
+from chatbot.conversations import events
+from chatbot.conversations.consumers import REFUSED, database_sync_to_async
+from chatbot.conversations.frames import FrameError, error_frame
+from chatbot.conversations.models import Conversation
+
+logger = logging.getLogger(__name__)
+
+
+def _same_origin(scope: dict[str, Any]) -> bool:
+    """A console socket must come from a console page of this server (cookies alone would let any
+    site that a signed-in operator visits open one)."""
+    headers = dict(scope.get("headers", []))
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    host = headers.get(b"host", b"").decode("latin-1")
+    return bool(origin) and bool(host) and urlsplit(origin).netloc == host
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    operator: Operator
+    site_ids: set[int]
+    conversation_id: int | None = None  # the conversation open in this console
+    delivered_seq: int = 0
+
+    async def connect(self) -> None:
+        events.bind_server_loop(asyncio.get_running_loop())
+        operator = await database_sync_to_async(operator_for)(self.scope.get("user"))
+        if operator is None or not _same_origin(self.scope):
+            await self.close(code=REFUSED)
+            return
+        self.operator = operator
+        self.site_ids = await database_sync_to_async(site_ids_for)(operator)
+        for site_id in self.site_ids:
+            await self.channel_layer.group_add(events.inbox_group(site_id), self.channel_name)
+        await self.accept()
+        await database_sync_to_async(services.operator_heartbeat)(
+            operator=operator, seconds=settings.CHATBOT_OPERATOR_ONLINE_S
+        )
+        await self._send(
+            {
+                "type": "hello",
+                "operator": {"id": operator.user_id, "name": operator.name, "role": operator.role},
+                "handoff_timeout_s": settings.CHATBOT_HANDOFF_TIMEOUT_S,
+            }
+        )
+        await self._send_inbox()
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "operator"):
+            return
+        for site_id in self.site_ids:
+            await self.channel_layer.group_discard(events.inbox_group(site_id), self.channel_name)
+        await self._leave()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._send(error_frame("binary_not_supported", "Send JSON text frames."))
+            return
+        try:
+            frame = parse_console_frame(text_data)
+            await self._handle(frame)
+        except FrameError as exc:
+            await self._send(error_frame(exc.code, exc.message))
+        except services.ConsoleActionError as exc:
+            await self._send(
+                {**error_frame(exc.code, exc.message), "conversation": getattr(frame, "conversation", None)}
+            )
+
+    async def _handle(self, frame: Any) -> None:
+        if isinstance(frame, InboxFrame):
+            await self._send_inbox()
+        elif isinstance(frame, OpenFrame):
+            await self._open(frame.conversation, frame.after_seq)
+        elif isinstance(frame, HeartbeatFrame):
+            await database_sync_to_async(services.operator_heartbeat)(
+                operator=self.operator, seconds=settings.CHATBOT_OPERATOR_ONLINE_S
+            )
+        elif isinstance(frame, ContactHandledFrame):
+            await database_sync_to_async(self._contact_handled)(frame.contact)
+        else:
+            await self._check_access(frame.conversation)
+            await self._act(frame)
+
+    async def _act(self, frame: ClaimFrame | ReplyFrame | NoteFrame | TypingFrame | ReleaseFrame | CloseFrame) -> None:
+        conversation_id = frame.conversation
+        if isinstance(frame, ClaimFrame):
+            claim = await database_sync_to_async(services.conversation_claim)(
+                conversation_id=conversation_id, operator=self.operator
+            )
+            await self._send(
+                {"type": "claim_result", "conversation": conversation_id, "won": claim.won, "holder": claim.holder}
+            )
+        elif isinstance(frame, ReplyFrame):
+            message = await database_sync_to_async(services.operator_message_send)(
+                conversation_id=conversation_id, operator=self.operator, text=frame.text, client_id=frame.client_id
+            )
+            await self._send(
+                {"type": "ack", "conversation": conversation_id, "client_id": frame.client_id, "seq": message.seq}
+            )
+        elif isinstance(frame, NoteFrame):
+            await database_sync_to_async(services.note_add)(
+                conversation_id=conversation_id, operator=self.operator, text=frame.text
+            )
+        elif isinstance(frame, TypingFrame):
+            await self.channel_layer.group_send(
+                events.conversation_group(conversation_id),
+                events.typing_event(sender="operator", origin=self.channel_name),
+            )
+        elif isinstance(frame, ReleaseFrame):
+            await database_sync_to_async(services.conversation_release)(
+                conversation_id=conversation_id, operator=self.operator
+            )
+        elif isinstance(frame, CloseFrame):
+            await database_sync_to_async(services.conversation_close)(
+                conversation_id=conversation_id, operator=self.operator
+            )
+
+    def _contact_handled(self, contact_id: int) -> None:
+        from chatbot.conversations.models import ContactRequest
+
+        site_id = ContactRequest.objects.filter(pk=contact_id).values_list("conversation__site_id", flat=True).first()
+        if site_id is None or site_id not in self.site_ids:
+            raise services.ConsoleActionError("not_found", "No such contact request.")
+        services.contact_request_handled(contact_id=contact_id, operator=self.operator)
+
+    async def _check_access(self, conversation_id: int) -> None:
+        site_id = await database_sync_to_async(
+            lambda: Conversation.objects.filter(pk=conversation_id).values_list("site_id", flat=True).first()
+        )()
+        if site_id is None or site_id not in self.site_ids:
+            raise services.ConsoleActionError("not_found", "No such conversation.")
+
+    # --- the open conversation ---
+
+    async def _open(self, conversation_id: int, after_seq: int) -> None:
+        view = await database_sync_to_async(selectors.conversation_view)(
+            conversation_id=conversation_id, site_ids=self.site_ids, after_seq=after_seq
+        )
+        if view is None:
+            raise services.ConsoleActionError("not_found", "No such conversation.")
+        if self.conversation_id != conversation_id:
+            await self._leave()
+            self.conversation_id = conversation_id
+            await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_add(events.console_conversation_group(conversation_id), self.channel_name)
+        # Messages stored between the read and the group join are caught up by seq on the next event.
+        self.delivered_seq = max([after_seq, *(m["seq"] for m in view["messages"])])
+        await self._send(view)
+
+    async def _leave(self) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                events.console_conversation_group(self.conversation_id), self.channel_name
+            )
+        self.conversation_id = None
+        self.delivered_seq = 0
+
+    async def _deliver_up_to(self, seq: int) -> None:
+        if self.conversation_id is None or seq <= self.delivered_seq:
+            return
+        for frame in await database_sync_to_async(selectors.console_messages_after)(
+            conversation_id=self.conversation_id, after_seq=self.delivered_seq, up_to_seq=seq
+        ):
+            await self._send(frame)
+            self.delivered_seq = frame["seq"]
+
+    # --- group events ---
+
+    async def inbox_changed(self, event: dict[str, Any]) -> None:
+        row = await database_sync_to_async(selectors.inbox_row_get)(
+            conversation_id=event["conversation"], site_ids=self.site_ids
+        )
+        if row is None:
+            return
+        await self._send({"type": "conversation", "conversation": row, "kind": event["kind"]})
+        if event["kind"] == "handoff":
+            await self._send({"type": "notify", "conversation": row, "reason": "waiting_human"})
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        if event["frame"]["conversation"] == self.conversation_id:
+            await self._deliver_up_to(int(event["frame"]["seq"]))
+
+    async def chat_token(self, event: dict[str, Any]) -> None:
+        if self.conversation_id is not None:
+            await self._send({**event["frame"], "conversation": self.conversation_id})
+
+    async def chat_status(self, event: dict[str, Any]) -> None:
+        if self.conversation_id is not None:
+            await self._send({**event["frame"], "conversation": self.conversation_id})
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event.get("origin") != self.channel_name and self.conversation_id is not None:
+            await self._send({**event["frame"], "conversation": self.conversation_id})
+
+    async def console_note(self, event: dict[str, Any]) -> None:
+        note = await database_sync_to_async(lambda: Note.objects.filter(pk=event["note"]).first())()
+        if note is not None and note.conversation_id == self.conversation_id:
+            await self._send(selectors.note_frame(note))
+
+    async def _send_inbox(self) -> None:
+        rows = await database_sync_to_async(selectors.inbox_rows)(site_ids=self.site_ids)
+        await self._send({"type": "inbox", "conversations": rows})
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -1,0 +1,489 @@
+/* The operator console's inbox and conversation view, over the console websocket
+   (docs/console-protocol.md). Every text is rendered with textContent: never as HTML. */
+(function () {
+  "use strict";
+
+  var config = document.getElementById("console-config");
+  var HEARTBEAT_MS = Number(config.dataset.heartbeatS || 20) * 1000;
+  var canned = JSON.parse(document.getElementById("canned-responses").textContent);
+  var listEl = document.getElementById("conversation-list");
+  var paneEl = document.getElementById("conversation");
+  var connectionEl = document.getElementById("connection");
+  var template = document.getElementById("conversation-template");
+
+  var state = {
+    me: null,
+    rows: new Map(), // conversation id -> inbox row
+    tab: "waiting_human",
+    open: null, // {id, lastSeq, els, pending: Map(client_id -> text), streams: Map(reply_to -> element)}
+    socket: null,
+    attempts: 0,
+    handoffTimeout: 120,
+  };
+
+  // --- the socket, with jittered exponential back-off; the inbox is sent again on reconnect ---
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/console/");
+    state.socket = socket;
+    socket.onopen = function () {
+      state.attempts = 0;
+      setConnection("Live", false);
+    };
+    socket.onmessage = function (event) {
+      handle(JSON.parse(event.data));
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4403) {
+        setConnection("Signed out: reload the page to sign in again.", true);
+        return;
+      }
+      state.attempts += 1;
+      var delay = Math.min(30000, 500 * Math.pow(2, state.attempts)) * (0.5 + Math.random() / 2);
+      setConnection("Reconnecting…", true);
+      setTimeout(connect, delay);
+    };
+  }
+
+  function send(frame) {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+      state.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  function setConnection(text, offline) {
+    connectionEl.textContent = text;
+    connectionEl.classList.toggle("offline", offline);
+  }
+
+  setInterval(function () {
+    send({ type: "heartbeat" });
+  }, HEARTBEAT_MS);
+
+  // --- frames from the server ---
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "hello":
+        state.me = frame.operator;
+        state.handoffTimeout = frame.handoff_timeout_s;
+        break;
+      case "inbox":
+        state.rows = new Map();
+        frame.conversations.forEach(function (row) {
+          state.rows.set(row.id, row);
+        });
+        renderList();
+        if (state.open) {
+          // Back after a reconnect: fetch what was missed in the open conversation.
+          send({ type: "open", conversation: state.open.id, after_seq: state.open.lastSeq });
+          // Replies sent but never acknowledged go again with the same id: stored at most once.
+          state.open.pending.forEach(function (text, clientId) {
+            send({ type: "reply", conversation: state.open.id, client_id: clientId, text: text });
+          });
+        }
+        break;
+      case "conversation":
+        upsertRow(frame.conversation);
+        break;
+      case "notify":
+        notify(frame.conversation);
+        break;
+      case "conversation_view":
+        showConversation(frame);
+        break;
+      case "message":
+        if (state.open && frame.conversation === state.open.id) appendMessage(frame);
+        break;
+      case "token":
+        if (state.open && frame.conversation === state.open.id) appendToken(frame);
+        break;
+      case "status":
+        if (state.open && frame.conversation === state.open.id) {
+          var row = state.rows.get(state.open.id);
+          if (row) {
+            row.status = frame.status;
+            renderHead(row);
+          }
+        }
+        break;
+      case "typing":
+        if (state.open && frame.conversation === state.open.id) showTyping(frame.sender);
+        break;
+      case "note":
+        if (state.open && frame.conversation === state.open.id) appendNote(frame);
+        break;
+      case "ack":
+        if (state.open && state.open.pending) state.open.pending.delete(frame.client_id);
+        break;
+      case "claim_result":
+        if (!frame.won) toast(frame.holder + " is already answering this conversation.");
+        break;
+      case "error":
+        toast(frame.message);
+        break;
+    }
+  }
+
+  // --- the list ---
+
+  function bucket(row) {
+    if (row.status === "human") return row.assignee && state.me && row.assignee.id === state.me.id ? "mine" : "others";
+    return row.status;
+  }
+
+  function upsertRow(row) {
+    var known = state.rows.get(row.id);
+    if (known && known.updated_at && row.updated_at && known.updated_at > row.updated_at) return; // stale
+    state.rows.set(row.id, row);
+    renderList();
+    if (state.open && state.open.id === row.id) renderHead(row);
+  }
+
+  function renderList() {
+    var counts = { waiting_human: 0, mine: 0, bot: 0, others: 0, closed: 0 };
+    var rows = Array.from(state.rows.values());
+    rows.forEach(function (row) {
+      counts[bucket(row)] += 1;
+    });
+    Object.keys(counts).forEach(function (key) {
+      document.querySelector('[data-count="' + key + '"]').textContent = String(counts[key]);
+    });
+    var shown = rows.filter(function (row) {
+      return bucket(row) === state.tab;
+    });
+    shown.sort(function (a, b) {
+      if (state.tab === "waiting_human") return (a.waiting_since || "").localeCompare(b.waiting_since || "");
+      return (b.updated_at || "").localeCompare(a.updated_at || "");
+    });
+    listEl.replaceChildren();
+    if (!shown.length) {
+      var none = el("div", "connection", "No conversations here.");
+      listEl.appendChild(none);
+    }
+    shown.forEach(function (row) {
+      var item = el("button", "conv-item");
+      item.type = "button";
+      item.dataset.conversation = String(row.id);
+      item.setAttribute("aria-selected", String(!!state.open && state.open.id === row.id));
+      var top = el("div", "top");
+      top.appendChild(el("strong", "", row.site.name + " · #" + row.id));
+      var badges = el("span");
+      if (row.sentiment_label) badges.appendChild(el("span", "badge " + row.sentiment_label, row.sentiment_label));
+      if (row.open_contacts) badges.appendChild(el("span", "badge warn", "left e-mail"));
+      top.appendChild(badges);
+      item.appendChild(top);
+      if (row.last_message) item.appendChild(el("div", "last", senderName(row.last_message.sender) + ": " + row.last_message.text));
+      if (row.status === "waiting_human" && row.waiting_since) {
+        var wait = el("div", "wait");
+        wait.dataset.since = row.waiting_since;
+        item.appendChild(wait);
+      }
+      if (row.assignee) item.appendChild(el("div", "muted", "with " + row.assignee.name));
+      item.addEventListener("click", function () {
+        openConversation(row.id);
+      });
+      listEl.appendChild(item);
+    });
+    tickWaits();
+  }
+
+  function tickWaits() {
+    document.querySelectorAll(".wait[data-since]").forEach(function (node) {
+      var seconds = Math.max(0, Math.round((Date.now() - Date.parse(node.dataset.since)) / 1000));
+      var text = "waiting " + duration(seconds);
+      if (seconds >= state.handoffTimeout) text += " (offered to leave a message)";
+      node.textContent = text;
+    });
+  }
+  setInterval(tickWaits, 1000);
+
+  document.querySelectorAll("[data-tab]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      state.tab = button.dataset.tab;
+      document.querySelectorAll("[data-tab]").forEach(function (b) {
+        b.setAttribute("aria-pressed", String(b === button));
+      });
+      renderList();
+    });
+  });
+
+  // --- the open conversation ---
+
+  function openConversation(id) {
+    if (!state.open || state.open.id !== id) {
+      var node = template.content.cloneNode(true);
+      var els = {};
+      node.querySelectorAll("[data-ref]").forEach(function (n) {
+        els[n.dataset.ref] = n;
+      });
+      paneEl.replaceChildren(node);
+      state.open = { id: id, lastSeq: 0, els: els, pending: new Map(), streams: new Map() };
+      wireConversation(els);
+    }
+    send({ type: "open", conversation: id, after_seq: state.open.lastSeq });
+    renderList();
+  }
+
+  function showConversation(view) {
+    if (!state.open || state.open.id !== view.conversation.id) return;
+    upsertRow(view.conversation);
+    renderHead(view.conversation);
+    view.messages.forEach(appendMessage);
+    var shownNotes = state.open.els.transcript.querySelectorAll("[data-note]");
+    var known = new Set(Array.from(shownNotes).map(function (n) { return n.dataset.note; }));
+    view.notes.forEach(function (note) {
+      if (!known.has(String(note.id))) appendNote(note);
+    });
+    var old = state.open.els.transcript.querySelector(".contacts");
+    if (old) old.remove();
+    if (view.contacts.length) {
+      var box = el("div", "contacts");
+      view.contacts.forEach(function (contact) {
+        var c = el("div", "contact");
+        c.appendChild(el("strong", "", "Left an e-mail: " + contact.email));
+        c.appendChild(el("div", "", contact.text));
+        if (!contact.handled_at) {
+          var done = el("button", "link", "Mark as answered");
+          done.type = "button";
+          done.addEventListener("click", function () {
+            send({ type: "contact_handled", contact: contact.id });
+            done.remove();
+          });
+          c.appendChild(done);
+        } else {
+          c.appendChild(el("div", "muted", "answered"));
+        }
+        box.appendChild(c);
+      });
+      state.open.els.transcript.prepend(box);
+    }
+  }
+
+  function renderHead(row) {
+    var els = state.open.els;
+    els.title.textContent = row.site.name + " · conversation #" + row.id + " · visitor " + row.visitor;
+    els.status.textContent = statusText(row.status);
+    els.status.className = "badge " + row.status;
+    els.assignee.textContent = row.assignee ? "with " + row.assignee.name : "";
+    var mine = row.status === "human" && row.assignee && state.me && row.assignee.id === state.me.id;
+    var closed = row.status === "closed";
+    setVisible("claim", !closed && !row.assignee);
+    setVisible("release", !!mine);
+    setVisible("close", !closed);
+    var replyMode = modeOf(els.composer) === "reply";
+    els.hint.textContent = closed ? "Closed." : mine || !replyMode ? "" : "Take over to reply; notes are always possible.";
+    els.composer.querySelector('button[type="submit"]').disabled = closed || (replyMode && !mine);
+  }
+
+  function setVisible(action, visible) {
+    var button = paneEl.querySelector('[data-action="' + action + '"]');
+    if (button) button.hidden = !visible;
+  }
+
+  function appendMessage(message) {
+    var open = state.open;
+    if (message.seq <= open.lastSeq) return;
+    open.lastSeq = message.seq;
+    if (message.reply_to != null && open.streams.has(message.reply_to)) {
+      open.streams.get(message.reply_to).remove();
+      open.streams.delete(message.reply_to);
+    }
+    var bubble = el("div", "msg " + message.sender);
+    bubble.dataset.seq = String(message.seq);
+    bubble.appendChild(document.createTextNode(message.text));
+    var meta = [];
+    if (message.sender === "operator" && message.author) meta.push(message.author);
+    if (message.sender === "bot") {
+      if (message.decision) meta.push(message.decision + (message.decision_reason ? ": " + message.decision_reason : ""));
+      if (message.intent) meta.push("intent " + message.intent);
+      if (message.confidence != null) meta.push("confidence " + Number(message.confidence).toFixed(2));
+      if (message.timings && message.timings.first_token != null) meta.push("first token " + Math.round(message.timings.first_token) + " ms");
+      if (message.model_version) meta.push(message.model_version);
+      if (message.feedback) meta.push("customer: " + (message.feedback === "up" ? "👍" : "👎"));
+    }
+    if (message.sender === "customer" && message.sentiment_label) meta.push("sentiment " + message.sentiment_label);
+    meta.push(new Date(message.created_at).toLocaleTimeString());
+    var metaEl = el("div", "meta", meta.join(" · "));
+    bubble.appendChild(metaEl);
+    if (message.sender === "bot" && message.sources && message.sources.length) {
+      var sources = el("div", "meta", "Sources: " + message.sources.map(function (s) {
+        return s.question + (s.score != null ? " (" + Number(s.score).toFixed(2) + ")" : "");
+      }).join("; "));
+      bubble.appendChild(sources);
+    }
+    open.els.transcript.appendChild(bubble);
+    scrollDown();
+    if (message.sender !== "customer") showTyping(null);
+  }
+
+  function appendToken(frame) {
+    var open = state.open;
+    var bubble = open.streams.get(frame.reply_to);
+    if (!bubble) {
+      bubble = el("div", "msg bot streaming");
+      open.streams.set(frame.reply_to, bubble);
+      open.els.transcript.appendChild(bubble);
+    }
+    bubble.textContent += frame.delta;
+    scrollDown();
+  }
+
+  function appendNote(note) {
+    var box = el("div", "msg note");
+    box.dataset.note = String(note.id);
+    box.appendChild(document.createTextNode(note.text));
+    box.appendChild(el("div", "meta", "Internal note by " + note.author + " · " + new Date(note.created_at).toLocaleTimeString()));
+    state.open.els.transcript.appendChild(box);
+    scrollDown();
+  }
+
+  var typingTimer = null;
+  function showTyping(sender) {
+    var node = state.open.els.typing;
+    node.textContent = sender ? senderName(sender) + " is typing…" : "";
+    clearTimeout(typingTimer);
+    if (sender) typingTimer = setTimeout(function () { node.textContent = ""; }, 4000);
+  }
+
+  function scrollDown() {
+    var t = state.open.els.transcript;
+    t.scrollTop = t.scrollHeight;
+  }
+
+  function wireConversation(els) {
+    paneEl.querySelectorAll("[data-action]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var action = button.dataset.action;
+        if (action === "close" && !window.confirm("Close this conversation?")) return;
+        send({ type: action, conversation: state.open.id });
+      });
+    });
+    var textarea = els.composer.querySelector("textarea");
+    var lastTyping = 0;
+    textarea.addEventListener("input", function () {
+      if (modeOf(els.composer) === "reply" && Date.now() - lastTyping > 2000) {
+        lastTyping = Date.now();
+        send({ type: "typing", conversation: state.open.id });
+      }
+      renderCanned(els, textarea);
+    });
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        els.composer.requestSubmit();
+      }
+    });
+    els.composer.addEventListener("change", function () {
+      els.composer.classList.toggle("note-mode", modeOf(els.composer) === "note");
+      var row = state.rows.get(state.open.id);
+      if (row) renderHead(row);
+    });
+    els.composer.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = textarea.value.trim();
+      if (!text) return;
+      var expanded = expandCanned(text);
+      if (modeOf(els.composer) === "note") {
+        send({ type: "note", conversation: state.open.id, text: expanded });
+      } else {
+        var clientId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/[^A-Za-z0-9_-]/g, "");
+        state.open.pending.set(clientId, expanded);
+        send({ type: "reply", conversation: state.open.id, client_id: clientId, text: expanded });
+      }
+      textarea.value = "";
+      renderCanned(els, textarea);
+    });
+    renderCanned(els, textarea);
+  }
+
+  function cannedFor(siteId) {
+    return canned.filter(function (c) { return c.site === null || c.site === siteId; });
+  }
+
+  function expandCanned(text) {
+    var match = /^\/([\w-]+)$/.exec(text);
+    if (!match || !state.open) return text;
+    var row = state.rows.get(state.open.id);
+    var found = cannedFor(row ? row.site.id : null).find(function (c) { return c.shortcut === match[1]; });
+    return found ? found.text : text;
+  }
+
+  function renderCanned(els, textarea) {
+    var row = state.rows.get(state.open.id);
+    var query = textarea.value.startsWith("/") ? textarea.value.slice(1).toLowerCase() : null;
+    els.canned.replaceChildren();
+    cannedFor(row ? row.site.id : null)
+      .filter(function (c) { return query === null || c.shortcut.indexOf(query) === 0; })
+      .forEach(function (c) {
+        var b = el("button", "", "/" + c.shortcut);
+        b.type = "button";
+        b.title = c.text;
+        b.addEventListener("click", function () {
+          textarea.value = c.text;
+          textarea.focus();
+          renderCanned(els, textarea);
+        });
+        els.canned.appendChild(b);
+      });
+  }
+
+  // --- notifications ---
+
+  function notify(row) {
+    var text = "A customer on " + row.site.name + " is waiting for a person (#" + row.id + ").";
+    toast(text);
+    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+      new Notification("Customer waiting", { body: text });
+    }
+  }
+
+  if ("Notification" in window && Notification.permission === "default") {
+    document.addEventListener("click", function ask() {
+      Notification.requestPermission();
+      document.removeEventListener("click", ask);
+    });
+  }
+
+  var toastTimer = null;
+  function toast(text) {
+    var node = document.querySelector(".toast") || document.body.appendChild(el("div", "toast"));
+    node.setAttribute("role", "status");
+    node.textContent = text;
+    node.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { node.hidden = true; }, 6000);
+  }
+
+  // --- helpers ---
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function modeOf(form) {
+    return form.querySelector('input[name="mode"]:checked').value;
+  }
+
+  function senderName(sender) {
+    return { customer: "Customer", bot: "Bot", operator: "Operator", system: "System" }[sender] || sender;
+  }
+
+  function statusText(status) {
+    return { bot: "bot answering", waiting_human: "waiting for a person", human: "with a person", closed: "closed" }[status] || status;
+  }
+
+  function duration(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  connect();
+})();
