@@ -1,5 +1,11 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from chatbot.analytics import views
 
 app_name = "analytics"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("data", views.data, name="data"),
+    path("unanswered", views.unanswered, name="unanswered"),
+]
