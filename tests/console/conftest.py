@@ -77,3 +77,9 @@ def console_settings(settings: Any) -> Any:
     settings.ALLOWED_HOSTS = ["desk.example.net", "chat.example.net", "testserver", "localhost"]
     settings.CHATBOT_DISPATCH = "inprocess"
     return settings
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings: Any) -> None:
+    """The test client speaks plain HTTP; production settings would redirect it to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = False
