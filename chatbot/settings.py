@@ -185,7 +185,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"conversations.generate_reply": {"queue": "inference"}}
+CELERY_TASK_ROUTES = {
+    "conversations.generate_reply": {"queue": "inference"},
+    "knowledge.faq_embed": {"queue": "inference"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged goes back to the queue after this many seconds.
@@ -250,6 +253,24 @@ LOGOUT_REDIRECT_URL = "console:login"
 CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
 # An open console sends a heartbeat every 20 s; its operator counts as online this long after one.
 CHATBOT_OPERATOR_ONLINE_S = env_int("CHATBOT_OPERATOR_ONLINE_S", 60)
+# Transcript exports (console downloads and the API): requests per minute per API token (and per
+# console user); 0 turns the limit off. Counted in Django's cache, shared through Redis when
+# REDIS_URL is set so the limit holds across web processes.
+CHATBOT_EXPORT_RATE_PER_MINUTE = env_int("CHATBOT_EXPORT_RATE_PER_MINUTE", 30)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CHATBOT_CHANNEL_PREFIX", "chatbot"),
+        }
+    }
+# "Unanswered questions" (console and analytics) also count bot answers whose best FAQ match was
+# less than this above the site's answer threshold (near misses), and group at most the most recent
+# CHATBOT_UNANSWERED_MAX_QUESTIONS of a period. They are embedded on every request (never stored),
+# the slow part: 1000 took 18 s on a 2-core VM shared with other jobs, clustering them 0.1 s.
+CHATBOT_UNANSWERED_MARGIN = env_float("CHATBOT_UNANSWERED_MARGIN", 0.05)
+CHATBOT_UNANSWERED_MAX_QUESTIONS = env_int("CHATBOT_UNANSWERED_MAX_QUESTIONS", 1000)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -57,3 +57,80 @@ def faq_import(*, site: Site, entries: list[dict[str, Any]], replace: bool = Fal
         created += was_created
         updated += not was_created
     return created, updated
+
+
+def faq_refresh_after_commit(site_id: int) -> None:
+    """Once the change is committed, re-embed the site's changed entries (CHATBOT_DISPATCH)."""
+    from chatbot.knowledge.dispatch import faq_refresh_dispatch
+
+    transaction.on_commit(lambda: faq_refresh_dispatch(site_id=site_id))
+
+
+def _clean_list(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(" ".join(item.split()) for item in items if item.strip()))
+
+
+@transaction.atomic
+def faq_entry_save(
+    *,
+    site: Site,
+    question: str,
+    answer: str,
+    alternatives: list[str],
+    tags: list[str],
+    is_active: bool = True,
+    entry: FaqEntry | None = None,
+) -> FaqEntry:
+    """Create an entry of `site`, or update `entry` (which stays on its site), and have it
+    embedded as soon as the change is committed."""
+    entry = faq_entry_write(
+        site=site,
+        entry=entry,
+        question=question,
+        answer=answer,
+        alternatives=alternatives,
+        tags=tags,
+        is_active=is_active,
+    )
+    faq_refresh_after_commit(entry.site_id)
+    return entry
+
+
+def faq_entry_write(
+    *,
+    site: Site,
+    question: str,
+    answer: str,
+    alternatives: list[str],
+    tags: list[str],
+    is_active: bool,
+    entry: FaqEntry | None,
+) -> FaqEntry:
+    """Store an entry's fields, tidied; the caller re-embeds (see `faq_entry_save`)."""
+    question = " ".join(question.split())
+    if entry is None:
+        entry = FaqEntry(site=site, language=site.language)
+    entry.question = question
+    entry.answer = answer.strip()
+    entry.alternatives = [a for a in _clean_list(alternatives) if a != question]
+    entry.tags = _clean_list(tags)
+    entry.is_active = is_active
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def faq_entry_active_set(*, entry: FaqEntry, active: bool) -> FaqEntry:
+    """Deactivate (the bot stops using it; kept for the record) or reactivate an entry."""
+    if entry.is_active != active:
+        entry.is_active = active
+        entry.save(update_fields=["is_active", "updated_at"])
+        faq_refresh_after_commit(entry.site_id)
+    return entry
+
+
+@transaction.atomic
+def faq_entry_delete(*, entry: FaqEntry) -> None:
+    site_id = entry.site_id
+    entry.delete()
+    faq_refresh_after_commit(site_id)

@@ -121,6 +121,7 @@
         break;
       case "claim_result":
         if (!frame.won) toast(frame.holder + " is already answering this conversation.");
+        else if (state.open && state.open.id === frame.conversation) selectTab("mine");
         break;
       case "error":
         toast(frame.message);
@@ -201,13 +202,17 @@
   }
   setInterval(tickWaits, 1000);
 
+  function selectTab(tab) {
+    state.tab = tab;
+    document.querySelectorAll("[data-tab]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.tab === tab));
+    });
+    renderList();
+  }
+
   document.querySelectorAll("[data-tab]").forEach(function (button) {
     button.addEventListener("click", function () {
-      state.tab = button.dataset.tab;
-      document.querySelectorAll("[data-tab]").forEach(function (b) {
-        b.setAttribute("aria-pressed", String(b === button));
-      });
-      renderList();
+      selectTab(button.dataset.tab);
     });
   });
 
@@ -315,9 +320,12 @@
       }).join("; "));
       bubble.appendChild(sources);
     }
+    if (message.sender === "bot" && message.options && message.options.length) {
+      bubble.appendChild(el("div", "meta", "Offered: " + message.options.map(function (o) { return o.question; }).join(" / ")));
+    }
     open.els.transcript.appendChild(bubble);
     scrollDown();
-    if (message.sender !== "customer") showTyping(null);
+    showTyping(null);
   }
 
   function appendToken(frame) {

@@ -1,0 +1,45 @@
+"""Reads of the FAQ store for the console."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from chatbot.knowledge.models import FaqEntry
+
+
+@dataclass(frozen=True)
+class FaqCounts:
+    total: int
+    active: int
+    inactive: int
+
+
+def faq_entries_find(
+    *, site_ids: Collection[int], query: str = "", site_id: int | None = None, status: str = "all"
+) -> QuerySet[FaqEntry]:
+    """Entries of the given sites (one of them with `site_id`), matching `query` in the question,
+    alternatives, answer or tags, with `status` "active", "inactive" or "all". Newest first."""
+    entries = FaqEntry.objects.filter(site_id__in=list(site_ids)).select_related("site").defer("embedding")
+    if site_id is not None:
+        entries = entries.filter(site_id=site_id)
+    if status in ("active", "inactive"):
+        entries = entries.filter(is_active=status == "active")
+    for word in query.split():
+        # JSON lists are searched through their text form, which works on PostgreSQL and SQLite.
+        entries = entries.filter(
+            Q(question__icontains=word)
+            | Q(answer__icontains=word)
+            | Q(alternatives__icontains=word)
+            | Q(tags__icontains=word)
+        )
+    return entries.order_by("-updated_at", "-id")
+
+
+def faq_counts(entries: QuerySet[FaqEntry]) -> FaqCounts:
+    counts = entries.order_by().aggregate(
+        total=Count("id"), active=Count("id", filter=Q(is_active=True)), inactive=Count("id", filter=Q(is_active=False))
+    )
+    return FaqCounts(total=counts["total"], active=counts["active"], inactive=counts["inactive"])
