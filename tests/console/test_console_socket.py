@@ -272,3 +272,22 @@ async def test_handing_back_to_the_bot_lets_it_answer_again(console_settings: An
     assert reply["decision"] in {"answer", "clarify"}
     await widget.close()
     await console.close()
+
+
+async def test_a_console_back_from_a_dropped_connection_gets_exactly_the_messages_it_missed(people: Any) -> None:
+    widget = await _waiting_customer()
+    cookie = await _cookie(people["alex"])
+    _, console = await open_console(cookie)
+    conversation_id = console.inbox[0]["id"]
+    await console.send({"type": "open", "conversation": conversation_id})
+    seen = (await console.until(_is("conversation_view")))[-1]["messages"]
+    await console.close()
+    await widget.ask("are you there?")
+    await widget.ask("hello??")
+    _, again = await open_console(cookie)
+    await again.send({"type": "open", "conversation": conversation_id, "after_seq": seen[-1]["seq"]})
+    missed = (await again.until(_is("conversation_view")))[-1]["messages"]
+    assert [m["text"] for m in missed] == ["are you there?", "hello??"]
+    assert [m["seq"] for m in missed] == [seen[-1]["seq"] + 1, seen[-1]["seq"] + 2]
+    await widget.close()
+    await again.close()
