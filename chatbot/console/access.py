@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from chatbot.console.models import Operator, Role
 from chatbot.conversations.models import Conversation
 from chatbot.sites.models import Site
 
-_View = TypeVar("_View", bound=Callable[..., HttpResponse])
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 
 def operator_for(user: Any) -> Operator | None:
@@ -53,7 +54,7 @@ def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
 
     def decorate(view: _View) -> _View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             operator = operator_for(request.user)
             if operator is None:
                 raise PermissionDenied("This account has no access to the console.")

@@ -1,5 +1,17 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from chatbot.exports import api
+from chatbot.exports.filters import ExportFormat
 
 app_name = "api"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("exports/messages.jsonl", api.export, {"export_format": ExportFormat.MESSAGES_JSONL}, name="messages_jsonl"),
+    path("exports/messages.csv", api.export, {"export_format": ExportFormat.MESSAGES_CSV}, name="messages_csv"),
+    path(
+        "exports/conversations.csv",
+        api.export,
+        {"export_format": ExportFormat.CONVERSATIONS_CSV},
+        name="conversations_csv",
+    ),
+]

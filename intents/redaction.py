@@ -1,0 +1,186 @@
+"""Personal data out of free text: e-mail addresses, phone numbers and payment card numbers become
+`[email]`, `[phone]` and `[card]`.
+
+Used by transcript exports (and meant for logs and training data), so it must be fast on text with
+nothing to redact, and careful with the numbers customers type that are not personal: order numbers
+(`LL-2024-000123`), dates, prices, quantities, IP addresses and decimals stay as they are.
+
+How numbers are told apart. Every run of digits joined by single separators (space, dash, dot,
+parentheses, a leading `+`) is read as one candidate, never a piece of one, then judged as a whole:
+
+- a card is 13-19 digits separated only by spaces or dashes that pass the Luhn check (a number
+  that fails it is not a card, whatever its length); a card may sit at the start or end of a
+  longer run (`4111 1111 1111 1111 123`, card then security code);
+- a phone number is 8-15 digits after a `+` (E.164), or a national number: 9-13 digits in groups,
+  one starting with a parenthesised area code, one run of 9-15 digits starting with `0` (a trunk
+  or `00` international prefix), or a local `555-1234`;
+- not a phone: a run glued to a word (`LL-2024-000123`, `v1.2.3`), one that starts with a year and a
+  dash (`2024-000123`), a date (`2024-01-15`, `15.01.2024`), a dotted decimal or IP address, a run of
+  more than 13 digits without an international prefix (a Luhn-invalid card number stays visible).
+  A national number written without any separator (`5551234567`) is not recognised: it cannot be
+  told from an account or order number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["email", "phone", "card"]
+
+PLACEHOLDERS: dict[Kind, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
+
+# The local part and the domain of an address; the top-level domain is letters only. The lookbehind
+# makes the match start where a run of address characters starts, so scanning stays linear.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.[^\W\d_]{2,}(?![\w-])"
+)
+
+# One candidate number: an optional `+`, then digit groups joined by one separator each, where a
+# group may be a parenthesised area code. Atomic, so a candidate is always the whole run, never a
+# piece of it. Not glued to a word on either side (`LL-2024-000123`, `abc123`, `123abc`).
+_NUMBER = re.compile(
+    r"(?<![\w+])(?<![^\W_][-./])"
+    r"(?>(?:\+[ ]?)?(?:\([0-9]{1,5}\)[ ]?)?[0-9]+(?:[ ]?\([0-9]{1,5}\)[ ]?[0-9]+|[ .-][0-9]+)*)"
+    r"(?![^\W_])"
+)
+# Seven digits anywhere: the least a phone number has. Texts without them skip the number scan.
+_SEVEN_DIGITS = re.compile(r"[0-9](?:[^0-9]*[0-9]){6}")
+# A date inside a run (15.01.2024 10:30 is a date and a time, not a phone number).
+_DATE = re.compile(
+    r"(?<![0-9])(?:[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2})(?![0-9])"
+)
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+_YEAR = re.compile(r"(?:19|20)[0-9][0-9]")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A piece of personal data found in a text: what it is and where (`text[start:end]`)."""
+
+    kind: Kind
+    start: int
+    end: int
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check payment card numbers carry in their last digit."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _cards_in(candidate: str) -> list[tuple[int, int]]:
+    """Where card numbers lie in a candidate run (offsets into it). From left to right, the longest
+    run of whole digit groups with 13-19 digits, only spaces or dashes between them, that passes the
+    Luhn check. A window never spans more than 19 groups, so this stays linear in the run."""
+    groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(candidate)]
+    found: list[tuple[int, int]] = []
+    first = 0
+    while first < len(groups):
+        best: tuple[int, int] | None = None
+        digits = 0
+        for last in range(first, len(groups)):
+            if last > first and candidate[groups[last - 1][1] : groups[last][0]] not in {" ", "-"}:
+                break
+            digits += groups[last][1] - groups[last][0]
+            if digits > 19:
+                break
+            if digits >= 13:
+                start, end = groups[first][0], groups[last][1]
+                if luhn_valid(candidate[start:end].replace(" ", "").replace("-", "")):
+                    best = (start, end)
+                    following = last + 1
+        if best is not None:
+            found.append(best)
+            first = following
+        else:
+            first += 1
+    return found
+
+
+def _is_phone(candidate: str) -> bool:
+    groups = _DIGIT_GROUP.findall(candidate)
+    digits = "".join(groups)
+    count = len(digits)
+    if candidate.startswith("+"):
+        return 8 <= count <= 15
+    if "(" in candidate:
+        return 8 <= count <= 13
+    if len(groups) == 1:
+        # No separators: only a number with a trunk prefix (`07700900123`) or `00` prefix.
+        return digits.startswith("0") and 9 <= count <= 15
+    separators = set(candidate) - set("0123456789")
+    if separators <= {"."} and (len(groups) == 2 or (len(groups) == 4 and all(len(g) <= 3 for g in groups))):
+        return False  # a decimal (3.14159265) or an IPv4 address
+    if _DATE.search(candidate):
+        return False
+    if _YEAR.fullmatch(groups[0]) and "-" in candidate and not digits.startswith("0"):
+        return False  # a reference that starts with a year (2024-000123), or a date
+    if count == 7:
+        return [len(g) for g in groups] == [3, 4]  # a local number, 555-1234
+    if digits.startswith("00"):
+        return 11 <= count <= 15  # 0044 20 7946 0958
+    return 9 <= count <= 13
+
+
+def _numbers(text: str) -> Iterator[Finding]:
+    for match in _NUMBER.finditer(text):
+        candidate = match.group()
+        if not _SEVEN_DIGITS.search(candidate):
+            continue
+        offset = match.start()
+        cards = _cards_in(candidate)
+        if not cards:
+            if _is_phone(candidate):
+                yield Finding("phone", offset, match.end())
+            continue
+        # What is left around the cards may hold a phone number (020 7946 0958 4111111111111111).
+        position = 0
+        for start, end in [*cards, (len(candidate), len(candidate))]:
+            rest = candidate[position:start]
+            stripped = rest.strip(" .-")
+            if stripped and _SEVEN_DIGITS.search(stripped) and _is_phone(stripped):
+                left = position + rest.index(stripped)
+                yield Finding("phone", offset + left, offset + left + len(stripped))
+            if start < end:
+                yield Finding("card", offset + start, offset + end)
+            position = end
+
+
+def find_personal_data(text: str) -> list[Finding]:
+    """Every e-mail address, phone number and card number in `text`, in order, not overlapping."""
+    findings: list[Finding] = []
+    if "@" in text:
+        findings.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
+    if _SEVEN_DIGITS.search(text):
+        taken = [(f.start, f.end) for f in findings]
+        for finding in _numbers(text):
+            # Digits inside an e-mail address (jane.doe.1987@...) belong to the address.
+            if not any(start < finding.end and finding.start < end for start, end in taken):
+                findings.append(finding)
+        findings.sort(key=lambda f: f.start)
+    return findings
+
+
+def redact(text: str) -> str:
+    """`text` with e-mail addresses, phone numbers and card numbers replaced by placeholders."""
+    findings = find_personal_data(text)
+    if not findings:
+        return text
+    parts: list[str] = []
+    position = 0
+    for finding in findings:
+        parts.append(text[position : finding.start])
+        parts.append(PLACEHOLDERS[finding.kind])
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts)
