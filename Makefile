@@ -9,7 +9,7 @@ export DJANGO_SETTINGS_MODULE := chatbot.settings
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq bench-dialogue clean
+.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq bench-dialogue bench-export clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -78,6 +78,11 @@ bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON
 
 bench-dialogue: install ## dialogue model TTFT and tokens/s: generate() vs the serving loop vs prefix cache (prints JSON)
 	$(PY) bench/dialogue_speed.py $(BENCH_ARGS)
+
+bench-export: install services ## 100,000-conversation transcript export: time and process memory per format (prints JSON)
+	createdb -h 127.0.0.1 -U postgres bench_export 2>/dev/null || true
+	$(PY) bench/export_memory.py --database-url postgres://postgres@127.0.0.1:5432/bench_export $(BENCH_ARGS); \
+		status=$$?; dropdb -h 127.0.0.1 -U postgres bench_export; exit $$status
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
