@@ -42,7 +42,9 @@ def host_page(embedded_server: Any) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API runs, the main thread has an event loop, which the
+# asyncio tests of other modules cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -48,7 +48,10 @@ def customer_asking_for_a_person(browser: Any, host_page: str) -> tuple[Any, int
     page.goto(host_page)
     page.locator('[data-testid="launcher"]').click()
     page.locator('[data-testid="human"]').click()
-    page.wait_for_function("() => window.ChatbotWidget.state().status === 'waiting_human'", timeout=20_000)
+    page.wait_for_function(
+        "() => window.ChatbotWidget.state().status === 'waiting_human' && window.ChatbotWidget.state().conversation",
+        timeout=20_000,
+    )
     return page, int(page.evaluate("window.ChatbotWidget.state().conversation"))
 
 
