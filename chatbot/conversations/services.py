@@ -226,4 +226,8 @@ def conversation_rate(*, visitor: Visitor, conversation_id: int, score: int) -> 
     updated = Conversation.objects.filter(pk=conversation_id, visitor=visitor).update(csat=score)
     if not updated:
         raise NoConversation("That conversation is not yours to rate.")
-    return Conversation.objects.get(pk=conversation_id)
+    conversation = Conversation.objects.get(pk=conversation_id)
+    transaction.on_commit(
+        lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="rating")
+    )
+    return conversation

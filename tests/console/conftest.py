@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chatbot.console.models import Operator, Role
-from tests.support.websockets import APP
+from tests.support.websockets import APP, Widget
 
 
 def make_operator(username: str, *, sites: list[Any], role: str = Role.OPERATOR, name: str = "") -> Operator:
@@ -18,36 +18,13 @@ def make_operator(username: str, *, sites: list[Any], role: str = Role.OPERATOR,
     return operator
 
 
-class Console:
+class Console(Widget):
     """An operator's console socket, signed in with a real session cookie."""
 
     def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
+        super().__init__(communicator)
         self.hello: dict[str, Any] = {}
         self.inbox: list[dict[str, Any]] = []
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        import json
-
-        await self.communicator.send_to(text_data=json.dumps(frame))
-
-    async def receive(self, timeout: float = 10) -> dict[str, Any]:
-        import json
-
-        return dict(json.loads(await self.communicator.receive_from(timeout=timeout)))
-
-    async def until(self, predicate: Any, timeout: float = 20) -> list[dict[str, Any]]:
-        import asyncio
-
-        frames: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                frames.append(await self.receive(timeout))
-                if predicate(frames[-1]):
-                    return frames
-
-    async def close(self) -> None:
-        await self.communicator.disconnect()
 
 
 def session_cookie(user: Any) -> str:
