@@ -48,8 +48,8 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
 	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} --lifespan off
 
-worker: install ## one Celery worker consuming the inference queue (one per GPU in production)
-	$(VENV)/bin/celery -A chatbot worker -Q inference,default --concurrency $${WORKER_CONCURRENCY:-1} -l info
+worker: install ## one Celery worker consuming the inference, analytics and default queues (one per GPU in production)
+	$(VENV)/bin/celery -A chatbot worker -Q $${WORKER_QUEUES:-inference,analytics,default} --concurrency $${WORKER_CONCURRENCY:-1} -l info
 
 # The pytest process itself runs without psycopg's pool: pooled connections would keep the test
 # database open when pytest-django drops it. The servers and workers the tests start use the pool.

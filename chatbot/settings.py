@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "chatbot.console",
     "chatbot.analytics",
     "chatbot.exports",
+    "chatbot.sentiment",
     "chatbot.web",
 ]
 
@@ -188,6 +189,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "conversations.generate_reply": {"queue": "inference"},
     "knowledge.faq_embed": {"queue": "inference"},
+    "sentiment.score_message": {"queue": "analytics"},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -253,6 +255,13 @@ LOGOUT_REDIRECT_URL = "console:login"
 CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
 # An open console sends a heartbeat every 20 s; its operator counts as online this long after one.
 CHATBOT_OPERATOR_ONLINE_S = env_int("CHATBOT_OPERATOR_ONLINE_S", 60)
+# Sentiment of customer messages, scored off the reply path (Celery `analytics` queue). A
+# conversation's sentiment weighs its latest customer message 1, the one before this, then this
+# squared...; see intents.sentiment.conversation_sentiment.
+CHATBOT_SENTIMENT_DECAY = env_float("CHATBOT_SENTIMENT_DECAY", 0.6)
+if not 0.0 < CHATBOT_SENTIMENT_DECAY <= 1.0:
+    raise ImproperlyConfigured("CHATBOT_SENTIMENT_DECAY must be within (0, 1].")
+CHATBOT_SENTIMENT_DEVICE = env_str("CHATBOT_SENTIMENT_DEVICE", "cpu")
 # Transcript exports (console downloads and the API): requests per minute per API token (and per
 # console user); 0 turns the limit off. Counted in Django's cache, shared through Redis when
 # REDIS_URL is set so the limit holds across web processes.

@@ -13,6 +13,7 @@ from chatbot.conversations.dispatch import reply_dispatch
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender, Visitor
 from chatbot.conversations.selectors import conversation_open_for
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
+from chatbot.sentiment.dispatch import sentiment_dispatch
 from chatbot.sites.models import Site
 from intents.types import Answer
 
@@ -108,6 +109,8 @@ def message_receive(
                 reply_dispatch(message.pk)
 
         transaction.on_commit(after_commit)
+        # Off the reply path: the customer's answer never waits for the sentiment scorer.
+        transaction.on_commit(lambda: sentiment_dispatch(message.pk))
     return Received(message, created=True, conversation_started=started)
 
 

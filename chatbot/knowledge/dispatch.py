@@ -3,16 +3,9 @@ answer with a new or changed entry without waiting for a customer's question to 
 
 from __future__ import annotations
 
-import logging
-import threading
-
-from django.conf import settings
-from django.db import close_old_connections
-
+from chatbot.background import background_dispatch
 from chatbot.knowledge.answering import faq_embed_stale, faq_index_get
 from chatbot.sites.models import Site
-
-logger = logging.getLogger(__name__)
 
 
 def faq_refresh(*, site_id: int) -> int:
@@ -31,24 +24,11 @@ def faq_refresh(*, site_id: int) -> int:
 
 def faq_refresh_dispatch(*, site_id: int) -> None:
     """Re-embed the site's FAQ: on an inference worker (celery), on a thread of this process
-    (inprocess) or right here (inline). Call after the change is committed."""
-    mode = settings.CHATBOT_DISPATCH
-    if mode == "celery":
-        from chatbot.knowledge.tasks import faq_embed
-
-        faq_embed.delay(site_id)
-    elif mode == "inline":
-        faq_refresh(site_id=site_id)
-    else:
-        threading.Thread(target=_refresh_logged, args=(site_id,), name=f"faq-embed-{site_id}", daemon=True).start()
-
-
-def _refresh_logged(site_id: int) -> None:
-    close_old_connections()
-    try:
-        faq_refresh(site_id=site_id)
-    except Exception:
-        # The entry is saved; a worker re-embeds it before its next answer on this site anyway.
-        logger.exception("re-embedding the FAQ of site %s failed", site_id)
-    finally:
-        close_old_connections()
+    (inprocess) or right here (inline). Call after the change is committed. If it fails, the entry
+    is saved all the same, and a worker re-embeds it before its next answer on this site."""
+    background_dispatch(
+        task="chatbot.knowledge.tasks.faq_embed",
+        run=lambda site: faq_refresh(site_id=site),
+        argument=site_id,
+        what="faq-embed",
+    )

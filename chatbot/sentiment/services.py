@@ -1,0 +1,90 @@
+"""Scoring customer messages and conversations for sentiment, off the reply path.
+
+One function owns the change and its realtime event: `messages_sentiment_score` stores the
+messages' scores, brings their conversations' current sentiment up to date and tells the consoles
+watching the site, so the badge follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from django.conf import settings
+from django.db import transaction
+
+from chatbot.conversations import events
+from chatbot.conversations.models import Conversation, Message, Sender
+from chatbot.sentiment.loading import sentiment_scorer_get
+from chatbot.sentiment.selectors import messages_unscored
+from chatbot.sites.models import Site
+from intents.sentiment import conversation_sentiment
+
+
+def message_sentiment_score(message_id: int) -> Message | None:
+    """Score one customer message and its conversation; None if it is not a customer message
+    (or is gone). Scoring again gives the same result, so a retried task does no harm."""
+    messages_sentiment_score(message_ids=[message_id])
+    return Message.objects.filter(pk=message_id, sender=Sender.CUSTOMER).first()
+
+
+def messages_sentiment_score(*, message_ids: Sequence[int]) -> int:
+    """Score customer messages in one batch with the active scorer; returns how many."""
+    messages = list(
+        Message.objects.filter(pk__in=message_ids, sender=Sender.CUSTOMER)
+        .select_related("conversation")
+        .only("pk", "text", "conversation_id", "conversation__site_id")
+    )
+    if not messages:
+        return 0
+    # The model runs outside the transaction: no row stays locked while it thinks.
+    results = sentiment_scorer_get().score([m.text for m in messages])
+    by_conversation: dict[int, list[tuple[Message, float, str]]] = {}
+    for message, result in zip(messages, results, strict=True):
+        by_conversation.setdefault(message.conversation_id, []).append((message, result.score, result.label))
+    for conversation_id in sorted(by_conversation):  # one lock order, so two batches cannot deadlock
+        _conversation_store(conversation_id, by_conversation[conversation_id])
+    return len(messages)
+
+
+@transaction.atomic
+def _conversation_store(conversation_id: int, scored: Sequence[tuple[Message, float, str]]) -> None:
+    # The conversation's row lock orders concurrent scorers of its messages: each recomputes from
+    # every message committed before it, so the last one to commit leaves the right figure.
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        return
+    for message, score, label in scored:
+        Message.objects.filter(pk=message.pk).update(sentiment=score, sentiment_label=label)
+    conversation_sentiment_update(conversation=conversation)
+
+
+def conversation_sentiment_update(*, conversation: Conversation) -> None:
+    """Recompute the conversation's current sentiment from its scored customer messages and tell
+    the site's consoles. `updated_at` is left alone: a new score is not new activity."""
+    rows = list(
+        Message.objects.filter(conversation=conversation, sender=Sender.CUSTOMER, sentiment__isnull=False)
+        .order_by("seq")
+        .values_list("sentiment", "sentiment_label")
+    )
+    scored = [(s, label) for s, label in rows if s is not None]
+    current = conversation_sentiment(scored, settings.CHATBOT_SENTIMENT_DECAY)
+    score, label = (current.score, current.label) if current is not None else (None, "")
+    Conversation.objects.filter(pk=conversation.pk).update(sentiment=score, sentiment_label=label)
+    conversation.sentiment, conversation.sentiment_label = score, label
+    site_id, conversation_id = conversation.site_id, conversation.pk
+    transaction.on_commit(
+        lambda: events.publish_inbox(site_id=site_id, conversation_id=conversation_id, kind="sentiment")
+    )
+
+
+def sentiment_backfill(
+    *, site: Site | None = None, batch_size: int = 64, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Score every customer message not scored yet (of one site, or all); returns how many."""
+    ids = list(messages_unscored(site=site).values_list("pk", flat=True))
+    done = 0
+    for start in range(0, len(ids), batch_size):
+        done += messages_sentiment_score(message_ids=ids[start : start + batch_size])
+        if progress is not None:
+            progress(min(start + batch_size, len(ids)), len(ids))
+    return done

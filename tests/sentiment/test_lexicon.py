@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from intents.sentiment import LexiconSentimentScorer, conversation_sentiment
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> LexiconSentimentScorer:
+    return LexiconSentimentScorer()
+
+
+def test_the_lexicon_tells_praise_from_complaint(lexicon: LexiconSentimentScorer) -> None:
+    praise, complaint, plain = lexicon.score(
+        ["Thank you so much, great service!", "This is terrible, my bag is lost and nobody helps", "Flight 12 to Oslo"]
+    )
+    assert (praise.label, complaint.label, plain.label) == ("positive", "negative", "neutral")
+    assert praise.score > 0.5 > plain.score == 0.0 > -0.3 > complaint.score
+
+
+def test_lexicon_probabilities_sum_to_one_even_for_an_empty_text(lexicon: LexiconSentimentScorer) -> None:
+    for result in lexicon.score(["", "great", "awful"]):
+        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+        assert -1.0 <= result.score <= 1.0
+
+
+def test_a_conversation_that_turns_sour_ends_negative() -> None:
+    current = conversation_sentiment([(0.6, "positive"), (0.0, "neutral"), (-0.7, "negative")], decay=0.6)
+    assert current is not None
+    assert current.label == "negative"
+    assert current.score < 0
+
+
+def test_a_long_run_of_anger_outweighs_one_calm_last_message() -> None:
+    current = conversation_sentiment([(-0.8, "negative")] * 3 + [(0.0, "neutral")], decay=0.6)
+    assert current is not None
+    assert current.label == "negative"
+
+
+def test_a_conversation_of_one_message_has_that_messages_sentiment() -> None:
+    current = conversation_sentiment([(0.3, "neutral")], decay=0.6)
+    assert current is not None
+    assert (current.score, current.label) == (0.3, "neutral")
+    assert conversation_sentiment([], decay=0.6) is None
