@@ -262,6 +262,9 @@ CHATBOT_SENTIMENT_DECAY = env_float("CHATBOT_SENTIMENT_DECAY", 0.6)
 if not 0.0 < CHATBOT_SENTIMENT_DECAY <= 1.0:
     raise ImproperlyConfigured("CHATBOT_SENTIMENT_DECAY must be within (0, 1].")
 CHATBOT_SENTIMENT_DEVICE = env_str("CHATBOT_SENTIMENT_DEVICE", "cpu")
+# A customer message at least this negative (scorer's scale, -1..1), or two negative messages in a
+# row, flags the conversation in the inbox (sites may also hand it to a person at once).
+CHATBOT_ESCALATION_SCORE = env_float("CHATBOT_ESCALATION_SCORE", -0.6)
 # Transcript exports (console downloads and the API): requests per minute per API token (and per
 # console user); 0 turns the limit off. Counted in Django's cache, shared through Redis when
 # REDIS_URL is set so the limit holds across web processes.

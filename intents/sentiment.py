@@ -233,6 +233,28 @@ def conversation_sentiment(messages: Sequence[tuple[float, str]], decay: float) 
     return ConversationSentiment(score=round(score, 4), label=label)
 
 
+def escalation_reason(
+    messages: Sequence[tuple[float, str]], *, strongly_negative: float = -0.6, negative_run: int = 2
+) -> str | None:
+    """Why a conversation should be flagged to the team from its customer messages' (score, label),
+    oldest first, or None: its latest message is strongly negative (score at most
+    `strongly_negative`), or its last `negative_run` messages are all negative (said to be getting
+    worse when an earlier message was not)."""
+    if not messages:
+        return None
+    score, label = messages[-1]
+    if label == "negative" and score <= strongly_negative:
+        return f"strongly negative message ({score:.2f})"
+    if (
+        negative_run >= 1
+        and len(messages) >= negative_run
+        and all(tag == "negative" for _, tag in messages[-negative_run:])
+    ):
+        worse = any(tag != "negative" for _, tag in messages[:-negative_run])
+        return f"{negative_run} negative messages in a row" + (", getting worse" if worse else "")
+    return None
+
+
 # --- Data sets -------------------------------------------------------------------------------
 
 

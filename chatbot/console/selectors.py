@@ -64,6 +64,7 @@ def inbox_row(conversation: Conversation) -> dict[str, Any]:
         "sentiment": conversation.sentiment,
         "sentiment_label": conversation.sentiment_label or None,
         "csat": conversation.csat,
+        "escalation": conversation.escalation_reason or None,
         "page_url": conversation.page_url,
     }
 

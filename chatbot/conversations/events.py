@@ -203,8 +203,8 @@ def publish_status(conversation: Conversation) -> None:
 
 def publish_inbox(*, site_id: int, conversation_id: int, kind: str) -> None:
     """Tell the consoles watching the site that a conversation changed. `kind` is `message`,
-    `status`, `handoff` (it now waits for a person: consoles notify), `assigned`, `contact` or
-    `rating`."""
+    `status`, `handoff` (it now waits for a person: consoles notify), `assigned`, `contact`,
+    `rating`, `sentiment` or `escalated`."""
     group_send(inbox_group(site_id), {"type": "inbox.changed", "conversation": conversation_id, "kind": kind})
 
 

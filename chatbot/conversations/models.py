@@ -58,6 +58,10 @@ class Conversation(models.Model):
     # by the sentiment scorer off the reply path; empty until it has run.
     sentiment = models.FloatField(null=True, blank=True)
     sentiment_label = models.CharField(max_length=16, blank=True)
+    # Set once, when the customer's sentiment turned strongly negative or kept getting worse: the
+    # inbox flags it (and sites that ask for it hand it to a person).
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         indexes = [

@@ -180,6 +180,35 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
     return conversation
 
 
+ESCALATED_TEXT = "I'm sorry this isn't going well. I've asked a member of our team to join this chat."
+
+
+def conversation_escalate(*, conversation: Conversation, reason: str) -> bool:
+    """Flag a conversation whose customer is upset (once), and when its site asks for it and the bot
+    is still answering, hand it to a person before the customer asks. The caller holds the
+    conversation's row lock inside a transaction. Returns whether it was flagged now."""
+    if conversation.escalated_at is not None:
+        return False
+    conversation.escalated_at = timezone.now()
+    conversation.escalation_reason = reason[:200]
+    conversation.save(update_fields=["escalated_at", "escalation_reason"])
+    notice = None
+    if conversation.status == ConversationStatus.BOT and conversation.site.escalate_on_negative_sentiment:
+        _wait_for_human(conversation)
+        notice = Message.objects.create(
+            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=ESCALATED_TEXT
+        )
+
+    def after_commit() -> None:
+        if notice is not None:
+            events.publish_status(conversation)
+            events.publish_message(notice)
+        events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="escalated")
+
+    transaction.on_commit(after_commit)
+    return True
+
+
 def _wait_for_human(conversation: Conversation) -> None:
     """The bot stops answering and the conversation waits for a person (the caller holds its lock)."""
     now = timezone.now()

@@ -17,7 +17,7 @@ from chatbot.conversations.models import Conversation, Message, Sender
 from chatbot.sentiment.loading import sentiment_scorer_get
 from chatbot.sentiment.selectors import messages_unscored
 from chatbot.sites.models import Site
-from intents.sentiment import conversation_sentiment
+from intents.sentiment import conversation_sentiment, escalation_reason
 
 
 def message_sentiment_score(message_id: int) -> Message | None:
@@ -71,6 +71,12 @@ def conversation_sentiment_update(*, conversation: Conversation) -> None:
     score, label = (current.score, current.label) if current is not None else (None, "")
     Conversation.objects.filter(pk=conversation.pk).update(sentiment=score, sentiment_label=label)
     conversation.sentiment, conversation.sentiment_label = score, label
+    reason = escalation_reason(scored, strongly_negative=settings.CHATBOT_ESCALATION_SCORE)
+    if reason is not None:
+        # Imported here: the conversation services import this app's dispatch for new messages.
+        from chatbot.conversations.services import conversation_escalate
+
+        conversation_escalate(conversation=conversation, reason=reason)
     site_id, conversation_id = conversation.site_id, conversation.pk
     transaction.on_commit(
         lambda: events.publish_inbox(site_id=site_id, conversation_id=conversation_id, kind="sentiment")

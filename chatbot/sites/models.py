@@ -59,6 +59,10 @@ class Site(models.Model):
         blank=True,
         help_text="Directory of the site's intent classifier (written by `intents train --site KEY`); empty: none.",
     )
+    escalate_on_negative_sentiment = models.BooleanField(
+        default=False,
+        help_text="Hand a strongly negative or worsening conversation to a person before the customer asks.",
+    )
     is_active = models.BooleanField(default=True)
     # Bumped whenever an FAQ entry of the site changes, so workers know their cached index is stale.
     faq_version = models.PositiveIntegerField(default=0, editable=False)

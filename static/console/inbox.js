@@ -175,6 +175,11 @@
       var badges = el("span");
       if (row.sentiment_label) badges.appendChild(el("span", "badge " + row.sentiment_label, row.sentiment_label));
       if (row.open_contacts) badges.appendChild(el("span", "badge warn", "left e-mail"));
+      if (row.escalation) {
+        var flag = el("span", "badge negative", "upset");
+        flag.title = row.escalation;
+        badges.appendChild(flag);
+      }
       top.appendChild(badges);
       item.appendChild(top);
       if (row.last_message) item.appendChild(el("div", "last", senderName(row.last_message.sender) + ": " + row.last_message.text));

@@ -39,7 +39,11 @@ def test_scoring_a_customer_message_updates_it_and_its_conversation_and_tells_th
     assert message.sentiment_label == "negative"
     assert message.sentiment is not None and message.sentiment < -0.5
     assert (conversation.sentiment, conversation.sentiment_label) == (message.sentiment, "negative")
-    assert published == [{"site_id": conversation.site_id, "conversation_id": conversation.pk, "kind": "sentiment"}]
+    # So upset that the inbox flags it too (the strongly negative rule).
+    assert published == [
+        {"site_id": conversation.site_id, "conversation_id": conversation.pk, "kind": kind}
+        for kind in ("escalated", "sentiment")
+    ]
 
 
 def test_a_conversation_that_gets_worse_ends_with_a_negative_label_and_keeps_its_trajectory(
@@ -140,3 +144,44 @@ def test_backfill_scores_only_unscored_customer_messages_of_the_site(
     elsewhere.refresh_from_db()
     assert second.sentiment_label == "negative"
     assert elsewhere.sentiment is None
+
+
+def test_an_upset_customer_is_flagged_once_and_the_bot_keeps_answering_by_default(
+    say: Callable[..., Any], published: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    messages = say("Where is my order?", "This is useless.", "I am disappointed, nobody helps me.")
+    with django_capture_on_commit_callbacks(execute=True):
+        for message in messages:
+            message_sentiment_score(message.pk)
+    conversation = messages[0].conversation
+    conversation.refresh_from_db()
+    assert conversation.escalated_at is not None
+    assert conversation.escalation_reason == "2 negative messages in a row, getting worse"
+    assert conversation.status == "bot"
+    assert [e["kind"] for e in published].count("escalated") == 1
+
+
+def test_a_site_that_asks_for_it_hands_an_upset_customer_to_a_person_before_they_ask(
+    say: Callable[..., Any], published: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    (message,) = say("This is the worst, most horrible, disgusting service I have ever had!!")
+    site = message.conversation.site
+    site.escalate_on_negative_sentiment = True
+    site.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_sentiment_score(message.pk)
+    conversation = message.conversation
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting_human" and conversation.waiting_since is not None
+    assert conversation.escalation_reason.startswith("strongly negative message (-0.")
+    notice = conversation.messages.order_by("-seq").first()
+    assert notice is not None and notice.sender == Sender.SYSTEM and "member of our team" in notice.text
+
+
+def test_a_calm_conversation_is_not_flagged(say: Callable[..., Any], published: list[dict[str, Any]]) -> None:
+    messages = say("Hi, do you ship to Spain?", "Great, thanks a lot!")
+    for message in messages:
+        message_sentiment_score(message.pk)
+    conversation = messages[0].conversation
+    conversation.refresh_from_db()
+    assert conversation.escalated_at is None and conversation.escalation_reason == ""
