@@ -19,7 +19,6 @@ from tests.support.websockets import connect
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-
 @pytest.fixture(autouse=True)
 def in_process_replies() -> Any:
     with override_settings(CHATBOT_DISPATCH="inprocess"):
