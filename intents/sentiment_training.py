@@ -9,7 +9,6 @@ untouched for the figures `evaluate` reports.
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from intents.sentiment import (
     sentiment_scores,
     sentiment_split,
 )
-from intents.training import _length_bucketed_batches, _pad
+from intents.training import FineTuning, fine_tune
 
 Progress = Callable[[int, int, dict[str, float]], None]  # (step, total steps, figures)
 ClassWeighting = Literal["none", "sqrt", "balanced"]
@@ -104,45 +103,27 @@ def train_sentiment_classifier(
     base = config.base_model
     model = EncoderWithHead.from_base(base, len(LABELS), config.device)
     tokenizer = load_tokenizer(base or _bundled())
-    total_steps = math.ceil(len(fit) / config.batch_size) * config.epochs
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": model.encoder.parameters(), "lr": config.encoder_learning_rate},
-            {"params": model.head.parameters(), "lr": config.head_learning_rate},
-        ],
-        weight_decay=config.weight_decay,
-    )
-    warmup = max(1, int(total_steps * config.warmup_fraction))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total_steps - step) / total_steps)
-    )
     texts = [_prepared(e.text, config.normalise) for e in fit]
     encoded = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
-    targets = [index[e.label] for e in fit]
-    loss_weights = torch.tensor([weights[label] for label in LABELS], dtype=torch.float32, device=config.device)
-    pad = tokenizer.pad_token_id or 0
-
-    model.train()
-    losses: list[float] = []
-    step = 0
-    for epoch in range(config.epochs):
-        for batch in _length_bucketed_batches(encoded, config.batch_size, seed=config.seed + epoch):
-            input_ids, attention = _pad([encoded[i] for i in batch], pad, config.device)
-            loss = torch.nn.functional.cross_entropy(
-                model(input_ids, attention),
-                torch.tensor([targets[i] for i in batch], device=config.device),
-                weight=loss_weights,
-                label_smoothing=config.label_smoothing,
-            )
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            losses.append(float(loss.item()))
-            if progress is not None:
-                progress(step, total_steps, {"epoch": epoch + 1, "loss": float(np.mean(losses[-20:]))})
+    losses = fine_tune(
+        model,
+        encoded,
+        [index[e.label] for e in fit],
+        FineTuning(
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            encoder_learning_rate=config.encoder_learning_rate,
+            head_learning_rate=config.head_learning_rate,
+            weight_decay=config.weight_decay,
+            warmup_fraction=config.warmup_fraction,
+            label_smoothing=config.label_smoothing,
+            seed=config.seed,
+            device=config.device,
+        ),
+        pad=tokenizer.pad_token_id or 0,
+        class_weights=[weights[label] for label in LABELS],
+        progress=progress,
+    )
 
     model.eval()
     model.save(out_dir)

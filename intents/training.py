@@ -92,44 +92,25 @@ def train_intent_classifier(
     base = config.base_model
     model = EncoderWithHead.from_base(base, len(labels), config.device)
     tokenizer = load_tokenizer(base or _bundled())
-    batches_per_epoch = math.ceil(len(fit) / config.batch_size)
-    total_steps = batches_per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": model.encoder.parameters(), "lr": config.encoder_learning_rate},
-            {"params": model.head.parameters(), "lr": config.head_learning_rate},
-        ],
-        weight_decay=config.weight_decay,
-    )
-    warmup = max(1, int(total_steps * config.warmup_fraction))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total_steps - step) / total_steps)
-    )
     encoded = tokenizer([e.text for e in fit], truncation=True, max_length=config.max_length)["input_ids"]
-    targets = [index[e.intent] for e in fit]
-    pad = tokenizer.pad_token_id or 0
-
-    model.train()
-    losses: list[float] = []
-    step = 0
-    for epoch in range(config.epochs):
-        for batch in _length_bucketed_batches(encoded, config.batch_size, seed=config.seed + epoch):
-            input_ids, attention = _pad([encoded[i] for i in batch], pad, config.device)
-            logits = model(input_ids, attention)
-            loss = torch.nn.functional.cross_entropy(
-                logits,
-                torch.tensor([targets[i] for i in batch], device=config.device),
-                label_smoothing=config.label_smoothing,
-            )
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            losses.append(float(loss.item()))
-            if progress is not None:
-                progress(step, total_steps, {"epoch": epoch + 1, "loss": float(np.mean(losses[-20:]))})
+    losses = fine_tune(
+        model,
+        encoded,
+        [index[e.intent] for e in fit],
+        FineTuning(
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            encoder_learning_rate=config.encoder_learning_rate,
+            head_learning_rate=config.head_learning_rate,
+            weight_decay=config.weight_decay,
+            warmup_fraction=config.warmup_fraction,
+            label_smoothing=config.label_smoothing,
+            seed=config.seed,
+            device=config.device,
+        ),
+        pad=tokenizer.pad_token_id or 0,
+        progress=progress,
+    )
 
     model.eval()
     model.save(out_dir)
@@ -165,6 +146,75 @@ def train_intent_classifier(
         )
     )
     return report
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """How an encoder with a classification head is fine-tuned (intents, sentiment)."""
+
+    epochs: int
+    batch_size: int
+    encoder_learning_rate: float
+    head_learning_rate: float
+    weight_decay: float
+    warmup_fraction: float
+    label_smoothing: float
+    seed: int
+    device: str
+
+
+def fine_tune(
+    model: Any,
+    encoded: Sequence[Sequence[int]],
+    targets: Sequence[int],
+    how: FineTuning,
+    *,
+    pad: int,
+    class_weights: Sequence[float] | None = None,
+    progress: Progress | None = None,
+) -> list[float]:
+    """Fine-tune `model` (an EncoderWithHead) end to end on token ids and target indices: AdamW
+    with separate rates for the encoder and the head, linear warm-up then linear decay, gradient
+    clipping, batches of similar lengths. Returns the loss of every step."""
+    import torch
+
+    total_steps = math.ceil(len(encoded) / how.batch_size) * how.epochs
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": how.encoder_learning_rate},
+            {"params": model.head.parameters(), "lr": how.head_learning_rate},
+        ],
+        weight_decay=how.weight_decay,
+    )
+    warmup = max(1, int(total_steps * how.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total_steps - step) / total_steps)
+    )
+    weight = (
+        torch.tensor(list(class_weights), dtype=torch.float32, device=how.device) if class_weights is not None else None
+    )
+    model.train()
+    losses: list[float] = []
+    step = 0
+    for epoch in range(how.epochs):
+        for batch in _length_bucketed_batches(encoded, how.batch_size, seed=how.seed + epoch):
+            input_ids, attention = _pad([encoded[i] for i in batch], pad, how.device)
+            loss = torch.nn.functional.cross_entropy(
+                model(input_ids, attention),
+                torch.tensor([targets[i] for i in batch], device=how.device),
+                weight=weight,
+                label_smoothing=how.label_smoothing,
+            )
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            losses.append(float(loss.item()))
+            if progress is not None:
+                progress(step, total_steps, {"epoch": epoch + 1, "loss": float(np.mean(losses[-20:]))})
+    return losses
 
 
 def _calibrate(
