@@ -150,23 +150,17 @@ class EncoderIntentClassifier:
         )
 
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
-        import torch
+        from intents.encoder import batched_logits
 
-        outputs = []
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    list(texts[start : start + batch_size]),
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                outputs.append(self.model(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy())
-        if not outputs:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.concatenate(outputs).astype(np.float32)
+        return batched_logits(
+            self.model,
+            self.tokenizer,
+            texts,
+            num_labels=len(self.labels),
+            max_length=self.max_length,
+            device=self.device,
+            batch_size=batch_size,
+        )
 
     def predict(self, texts: Sequence[str]) -> list[IntentPrediction]:
         return self.decoder.decode(self.logits(texts))

@@ -9,10 +9,11 @@ import csv
 import json
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 OUT_OF_SCOPE = "oos"
 Format = Literal["banking77", "clinc150", "bitext", "csv"]
@@ -78,16 +79,22 @@ def load(fmt: Format, path: Path | str, *, validation_fraction: float = 0.1, see
     )
 
 
-def stratified_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out `fraction` of every intent (at least one example of intents that have two)."""
-    by_intent: dict[str, list[Example]] = defaultdict(list)
+_Example = TypeVar("_Example")
+
+
+def stratified_split(
+    examples: Sequence[_Example], fraction: float, seed: int, key: Callable[[_Example], str] = attrgetter("intent")
+) -> tuple[list[_Example], list[_Example]]:
+    """Hold out `fraction` of every class (at least one example of classes that have two). The
+    class is `key(example)`, by default the example's intent."""
+    by_class: dict[str, list[_Example]] = defaultdict(list)
     for example in examples:
-        by_intent[example.intent].append(example)
+        by_class[key(example)].append(example)
     rng = random.Random(seed)
-    train: list[Example] = []
-    validation: list[Example] = []
-    for intent in sorted(by_intent):
-        group = by_intent[intent][:]
+    train: list[_Example] = []
+    validation: list[_Example] = []
+    for name in sorted(by_class):
+        group = by_class[name][:]
         rng.shuffle(group)
         held = min(len(group) - 1, max(1, round(len(group) * fraction))) if len(group) > 1 else 0
         validation.extend(group[:held])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -58,3 +61,31 @@ class EncoderWithHead(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))  # type: ignore[no-any-return]
+
+
+def batched_logits(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    num_labels: int,
+    max_length: int,
+    device: str,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
+    """The head's logits for `texts`, computed in batches without gradients (rows in text order)."""
+    outputs = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(device)
+            outputs.append(model(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy())
+    if not outputs:
+        return np.zeros((0, num_labels), dtype=np.float32)
+    return np.concatenate(outputs).astype(np.float32)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 import re
 import time
 from collections import defaultdict
@@ -27,7 +26,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from intents.classifier import FloatArray, softmax
-from intents.datasets import DatasetError
+from intents.datasets import DatasetError, stratified_split
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 SentimentFormat = Literal["airline", "csv"]
@@ -161,24 +160,18 @@ class EncoderSentimentScorer:
         )
 
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
-        import torch
+        from intents.encoder import batched_logits
 
         prepared = [normalise_text(t) for t in texts] if self.normalise else list(texts)
-        outputs = []
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(prepared), batch_size):
-                batch = self.tokenizer(
-                    prepared[start : start + batch_size],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                outputs.append(self.model(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy())
-        if not outputs:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.concatenate(outputs).astype(np.float32)
+        return batched_logits(
+            self.model,
+            self.tokenizer,
+            prepared,
+            num_labels=len(self.labels),
+            max_length=self.max_length,
+            device=self.device,
+            batch_size=batch_size,
+        )
 
     def score(self, texts: Sequence[str]) -> list[SentimentScore]:
         return scores_from_probabilities(softmax(self.logits(texts), self.temperature), self.labels)
@@ -317,19 +310,7 @@ def sentiment_split(
     examples: Sequence[SentimentExample], fraction: float, seed: int
 ) -> tuple[list[SentimentExample], list[SentimentExample]]:
     """Hold out `fraction` of every label (at least one example of labels that have two)."""
-    by_label: dict[str, list[SentimentExample]] = defaultdict(list)
-    for example in examples:
-        by_label[example.label].append(example)
-    rng = random.Random(seed)
-    kept: list[SentimentExample] = []
-    held: list[SentimentExample] = []
-    for label in sorted(by_label):
-        group = by_label[label][:]
-        rng.shuffle(group)
-        count = min(len(group) - 1, max(1, round(len(group) * fraction))) if len(group) > 1 else 0
-        held.extend(group[:count])
-        kept.extend(group[count:])
-    return kept, held
+    return stratified_split(examples, fraction, seed, key=lambda example: example.label)
 
 
 def _read_csv(path: Path, *, label_columns: Sequence[str]) -> list[SentimentExample]:

@@ -97,17 +97,7 @@ def train_intent_classifier(
         model,
         encoded,
         [index[e.intent] for e in fit],
-        FineTuning(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            encoder_learning_rate=config.encoder_learning_rate,
-            head_learning_rate=config.head_learning_rate,
-            weight_decay=config.weight_decay,
-            warmup_fraction=config.warmup_fraction,
-            label_smoothing=config.label_smoothing,
-            seed=config.seed,
-            device=config.device,
-        ),
+        FineTuning.from_config(config),
         pad=tokenizer.pad_token_id or 0,
         progress=progress,
     )
@@ -161,6 +151,11 @@ class FineTuning:
     label_smoothing: float
     seed: int
     device: str
+
+    @classmethod
+    def from_config(cls, config: Any) -> FineTuning:
+        """The fine-tuning fields of a training config (intent or sentiment), by name."""
+        return cls(**{name: getattr(config, name) for name in cls.__dataclass_fields__})
 
 
 def fine_tune(
