@@ -8,6 +8,8 @@ export DJANGO_SETTINGS_MODULE := chatbot.settings
 # The test suite runs against the real services on this machine (see .ci/services).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+# Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
+SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
 .PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq bench-dialogue bench-export clean
 
@@ -43,10 +45,12 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
 	@echo "Operator console: http://localhost:$(PORT)/console/  (operator / $$(cat var/demo-operator-password); admin / $$(cat var/demo-admin-password))"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-local} \
+		CHATBOT_LEARNING_SENTIMENT_DATA=$${CHATBOT_LEARNING_SENTIMENT_DATA:-$(SENTIMENT_DATA)} \
 		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --lifespan off
 
 web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
-	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} --lifespan off
+	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} --lifespan off \
+		--ws-max-size $${WS_MAX_SIZE:-1048576}
 
 worker: install ## one Celery worker consuming the inference, analytics and default queues (one per GPU in production)
 	$(VENV)/bin/celery -A chatbot worker -Q $${WORKER_QUEUES:-inference,analytics,default} --concurrency $${WORKER_CONCURRENCY:-1} -l info

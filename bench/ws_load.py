@@ -84,6 +84,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 DEFAULT_ORIGIN = "https://shop.bench.example"  # a customer's shop embedding the widget
 PAGE_URL = "https://shop.bench.example/products/linen-duvet-cover"
 USER_AGENT = "ws_load/1 (picows)"
+# The server's abuse limits (README, "Operations: abuse limits"), all off for the benchmark.
+RATE_LIMITS_OFF = {
+    f"CHATBOT_RATE_{event}_PER_{scope}": "0"
+    for event in ("CONNECTIONS", "MESSAGES", "CONVERSATIONS")
+    for scope in ("IP", "VISITOR", "SITE")
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROBLEM_MARKERS = (" ERROR ", "ERROR/", "ERROR:", "CRITICAL", "Traceback", "Exception", "WARNING")
 # Celery logs the model's progress bars (stderr) as WARNING lines; they are not problems.
@@ -552,6 +558,9 @@ class Stack:
             REDIS_URL=args.redis_url,
             CHATBOT_BENCH_ECHO="1",
             CHATBOT_DEMO_ORIGINS=args.origin,
+            # Every session comes from this one address at a load no visitor makes: the benchmark
+            # measures capacity, so the abuse limits are off (--server-env turns them back on).
+            **RATE_LIMITS_OFF,
             **dict(item.split("=", 1) for item in args.server_env),
         )
         name = urlsplit(args.database_url).path.lstrip("/")

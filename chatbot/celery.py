@@ -3,10 +3,11 @@
 Workers for answers: `celery -A chatbot worker -Q inference --concurrency 1` (one process per GPU).
 """
 
+import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
 
@@ -22,3 +23,15 @@ def _load_models_once(**_: object) -> None:
     from chatbot.knowledge.answering import models_warm_up
 
     models_warm_up()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_personal_data(logger: logging.Logger, **_: object) -> None:
+    # Celery replaces the root logger's handlers with its own: they get the same filter as the
+    # web process's (settings.LOGGING), so a worker's log holds no e-mail or card number either.
+    from chatbot.log_redaction import PersonalDataFilter
+
+    for handler in logger.handlers:
+        if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
+            handler.addFilter(PersonalDataFilter())

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -104,6 +105,7 @@ INSTALLED_APPS = [
     "chatbot.analytics",
     "chatbot.exports",
     "chatbot.sentiment",
+    "chatbot.learning",
     "chatbot.web",
 ]
 
@@ -190,6 +192,10 @@ CELERY_TASK_ROUTES = {
     "conversations.generate_reply": {"queue": "inference"},
     "knowledge.faq_embed": {"queue": "inference"},
     "sentiment.score_message": {"queue": "analytics"},
+    "analytics.hot_topics_refresh": {"queue": "analytics"},
+    "analytics.hot_topics_refresh_all": {"queue": "analytics"},
+    "learning.retrain": {"queue": "analytics"},
+    "learning.nightly": {"queue": "analytics"},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -197,6 +203,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Hot topics are recomputed this often (seconds) by Celery beat, and on a dashboard visit when the
+# shown report is older (the demo runs no beat).
+CHATBOT_HOT_TOPICS_REFRESH_S = env_int("CHATBOT_HOT_TOPICS_REFRESH_S", 3600)
+if CHATBOT_HOT_TOPICS_REFRESH_S < 60:
+    raise ImproperlyConfigured("CHATBOT_HOT_TOPICS_REFRESH_S must be at least 60 (seconds).")
+# Periodic tasks, for `celery -A chatbot beat` (one beat process per deployment). A run that no
+# worker picked up before the next one is due expires instead of piling up.
+CELERY_BEAT_SCHEDULE = {
+    "hot-topics-refresh": {
+        "task": "analytics.hot_topics_refresh_all",
+        "schedule": float(CHATBOT_HOT_TOPICS_REFRESH_S),
+        "options": {"expires": CHATBOT_HOT_TOPICS_REFRESH_S},
+    },
+    # The learning loop's nightly retraining (skipped when nothing new was logged since the last run).
+    "learning-nightly": {
+        "task": "learning.nightly",
+        "schedule": crontab(minute=0, hour=env_int("CHATBOT_LEARNING_NIGHTLY_HOUR", 3)),
+        "options": {"expires": 3600},
+    },
+}
 
 # How a stored customer message reaches the reply task:
 #   celery    - queued on the `inference` queue for Celery workers (needs a broker),
@@ -243,6 +269,34 @@ if CHATBOT_GENERATOR == "openai" and not (CHATBOT_GENERATOR_URL and CHATBOT_GENE
 CHATBOT_STREAM_DELAY_MS = env_int("CHATBOT_STREAM_DELAY_MS", 0)
 CHATBOT_VISITOR_TOKEN_MAX_AGE = env_int("CHATBOT_VISITOR_TOKEN_MAX_AGE", 90 * 24 * 3600)
 CHATBOT_DEMO_ORIGINS = env_list("CHATBOT_DEMO_ORIGINS")
+# Largest websocket frame (bytes) the widget's and the console's sockets parse; a larger one gets
+# a `frame_too_large` error frame. Keep the ASGI server's own cap (uvicorn --ws-max-size) above it.
+CHATBOT_WS_MAX_FRAME_BYTES = env_int("CHATBOT_WS_MAX_FRAME_BYTES", 16 * 1024)
+if CHATBOT_WS_MAX_FRAME_BYTES < 1024:
+    raise ImproperlyConfigured("CHATBOT_WS_MAX_FRAME_BYTES must be at least 1024.")
+# Abuse limits of the widget's websocket (chatbot.conversations.limits): events per minute per client
+# address (IPv6: per /64), per visitor and per site; 0 turns one off. Counted in Django's cache, so
+# with REDIS_URL they hold across all web processes. A real visitor stays far below them; the per-IP
+# ones assume the server sees the customer's address (README, "Operations: abuse limits").
+CHATBOT_RATE_LIMITS = {
+    "connections": {
+        "ip": env_int("CHATBOT_RATE_CONNECTIONS_PER_IP", 120),
+        "visitor": env_int("CHATBOT_RATE_CONNECTIONS_PER_VISITOR", 30),
+        "site": env_int("CHATBOT_RATE_CONNECTIONS_PER_SITE", 3000),
+    },
+    "messages": {
+        "ip": env_int("CHATBOT_RATE_MESSAGES_PER_IP", 300),
+        "visitor": env_int("CHATBOT_RATE_MESSAGES_PER_VISITOR", 30),
+        "site": env_int("CHATBOT_RATE_MESSAGES_PER_SITE", 3000),
+    },
+    "conversations": {
+        "ip": env_int("CHATBOT_RATE_CONVERSATIONS_PER_IP", 30),
+        "visitor": env_int("CHATBOT_RATE_CONVERSATIONS_PER_VISITOR", 5),
+        "site": env_int("CHATBOT_RATE_CONVERSATIONS_PER_SITE", 600),
+    },
+}
+if any(limit < 0 for scopes in CHATBOT_RATE_LIMITS.values() for limit in scopes.values()):
+    raise ImproperlyConfigured("CHATBOT_RATE_* limits must be 0 (off) or more.")
 # Serves a bare websocket echo at /ws/echo/ so `make bench-ws` can compare against it.
 CHATBOT_BENCH_ECHO = env_bool("CHATBOT_BENCH_ECHO", DEBUG)
 
@@ -269,6 +323,28 @@ CHATBOT_ESCALATION_SCORE = env_float("CHATBOT_ESCALATION_SCORE", -0.6)
 # console user); 0 turns the limit off. Counted in Django's cache, shared through Redis when
 # REDIS_URL is set so the limit holds across web processes.
 CHATBOT_EXPORT_RATE_PER_MINUTE = env_int("CHATBOT_EXPORT_RATE_PER_MINUTE", 30)
+# The learning loop (chatbot.learning): data sets, golden sets and retrained models go under
+# CHATBOT_LEARNING_DIR. The sizes are for a CPU: one cycle of all three kinds takes minutes; on a
+# GPU worker raise them. Sentiment retraining needs labelled data (a `text,label` CSV, or the
+# airline tweets) besides the operators' corrections.
+CHATBOT_LEARNING_DIR = Path(env_str("CHATBOT_LEARNING_DIR", str(BASE_DIR / "var" / "learning")))
+CHATBOT_LEARNING_DEVICE = env_str("CHATBOT_LEARNING_DEVICE", CHATBOT_DEVICE)
+CHATBOT_LEARNING_SENTIMENT_DATA = env_str("CHATBOT_LEARNING_SENTIMENT_DATA", "")
+CHATBOT_LEARNING_SENTIMENT_FORMAT = env_str("CHATBOT_LEARNING_SENTIMENT_FORMAT", "airline")
+if CHATBOT_LEARNING_SENTIMENT_FORMAT not in {"airline", "csv"}:
+    raise ImproperlyConfigured("CHATBOT_LEARNING_SENTIMENT_FORMAT must be airline or csv.")
+CHATBOT_LEARNING_SENTIMENT_MAX_EXAMPLES = env_int("CHATBOT_LEARNING_SENTIMENT_MAX_EXAMPLES", 1200)
+CHATBOT_LEARNING_SENTIMENT_EPOCHS = env_int("CHATBOT_LEARNING_SENTIMENT_EPOCHS", 2)
+CHATBOT_LEARNING_INTENT_EPOCHS = env_int("CHATBOT_LEARNING_INTENT_EPOCHS", 3)
+CHATBOT_LEARNING_DIALOGUE_MAX_EXAMPLES = env_int("CHATBOT_LEARNING_DIALOGUE_MAX_EXAMPLES", 16)
+CHATBOT_LEARNING_DIALOGUE_EPOCHS = env_int("CHATBOT_LEARNING_DIALOGUE_EPOCHS", 1)
+CHATBOT_LEARNING_EVAL_MAX_NEW_TOKENS = env_int("CHATBOT_LEARNING_EVAL_MAX_NEW_TOKENS", 48)
+# Golden sets (frozen on first use): share of a site's intent examples, tweets, FAQ paraphrases.
+CHATBOT_LEARNING_GOLDEN_FRACTION = env_float("CHATBOT_LEARNING_GOLDEN_FRACTION", 0.2)
+CHATBOT_LEARNING_GOLDEN_SENTIMENT = env_int("CHATBOT_LEARNING_GOLDEN_SENTIMENT", 300)
+CHATBOT_LEARNING_GOLDEN_DIALOGUE = env_int("CHATBOT_LEARNING_GOLDEN_DIALOGUE", 8)
+# An open run with no progress for this long (its worker died) is failed, so a new one can start.
+CHATBOT_LEARNING_STALE_S = env_int("CHATBOT_LEARNING_STALE_S", 1800)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -283,6 +359,15 @@ if REDIS_URL:
 # the slow part: 1000 took 18 s on a 2-core VM shared with other jobs, clustering them 0.1 s.
 CHATBOT_UNANSWERED_MARGIN = env_float("CHATBOT_UNANSWERED_MARGIN", 0.05)
 CHATBOT_UNANSWERED_MAX_QUESTIONS = env_int("CHATBOT_UNANSWERED_MAX_QUESTIONS", 1000)
+# "Hot topics" (analytics): the customer questions of the last CHATBOT_HOT_TOPICS_DAYS days grouped
+# by meaning and compared with the same number of days before. Beyond CHATBOT_HOT_TOPICS_MAX_QUESTIONS
+# questions in a window, a uniform sample of that many is embedded and the counts are scaled up.
+CHATBOT_HOT_TOPICS_DAYS = env_int("CHATBOT_HOT_TOPICS_DAYS", 7)
+CHATBOT_HOT_TOPICS_MAX_QUESTIONS = env_int("CHATBOT_HOT_TOPICS_MAX_QUESTIONS", 2000)
+if not 1 <= CHATBOT_HOT_TOPICS_DAYS <= 366 or CHATBOT_HOT_TOPICS_MAX_QUESTIONS < 2:
+    raise ImproperlyConfigured(
+        "CHATBOT_HOT_TOPICS_DAYS must be 1..366 and CHATBOT_HOT_TOPICS_MAX_QUESTIONS at least 2."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -317,11 +402,19 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Every line passes the personal-data filter (chatbot/log_redaction.py). uvicorn's loggers are
+# routed through it too: their own handlers would print each websocket URL unfiltered, with the
+# page the visitor is on and their token in its query string.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"personal_data": {"()": "chatbot.log_redaction.PersonalDataFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+    },
 }

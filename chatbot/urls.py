@@ -7,11 +7,12 @@ urlpatterns = [
     path("", views.demo_page, name="demo"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    # The operator console: inbox and conversations, knowledge, analytics, exports.
+    # The operator console: inbox and conversations, knowledge, analytics, exports, learning.
     path("console/", include("chatbot.console.urls")),
     path("console/knowledge/", include("chatbot.knowledge.console_urls")),
     path("console/analytics/", include("chatbot.analytics.urls")),
     path("console/exports/", include("chatbot.exports.urls")),
+    path("console/learning/", include("chatbot.learning.urls")),
     # The REST API (transcript export for analytics pipelines), authenticated by API tokens.
     path("api/v1/", include("chatbot.exports.api_urls")),
 ]

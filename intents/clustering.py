@@ -74,7 +74,7 @@ def cluster_texts(
         raise ValueError(f"distance_threshold must be in (0, 2] (cosine distance), not {distance_threshold}")
     if min_cluster_size < 1:
         raise ValueError(f"min_cluster_size must be at least 1, not {min_cluster_size}")
-    vectors = _unit_rows(embeddings, expected_rows=len(texts))
+    vectors = unit_rows(embeddings, expected_rows=len(texts))
     if len(texts) == 0:
         return []
     if len(texts) == 1:
@@ -107,14 +107,15 @@ def cluster_texts(
     return [cluster for _, cluster in clusters]
 
 
-def _unit_rows(embeddings: npt.ArrayLike, *, expected_rows: int) -> npt.NDArray[np.float64]:
+def unit_rows(embeddings: npt.ArrayLike, *, expected_rows: int | None = None) -> npt.NDArray[np.float64]:
+    """The embeddings as float64 rows of length 1, checked: a 2-D array (of `expected_rows` rows
+    when given), finite, no all-zero row. An empty input gives an empty (0, d) array."""
     vectors = np.asarray(embeddings, dtype=np.float64)
-    if expected_rows == 0 and vectors.size == 0:
+    if vectors.size == 0 and expected_rows in (0, None):
         return vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)
-    if vectors.ndim != 2 or vectors.shape[0] != expected_rows:
-        raise ValueError(
-            f"expected one embedding row per text ({expected_rows}), got an array of shape {vectors.shape}"
-        )
+    if vectors.ndim != 2 or (expected_rows is not None and vectors.shape[0] != expected_rows):
+        wanted = "a 2-D array" if expected_rows is None else f"one embedding row per text ({expected_rows})"
+        raise ValueError(f"expected {wanted}, got an array of shape {vectors.shape}")
     if not np.isfinite(vectors).all():
         raise ValueError("embeddings contain NaN or infinite values")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -33,9 +33,10 @@ Kind = Literal["email", "phone", "card"]
 PLACEHOLDERS: dict[Kind, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
 
 # The local part and the domain of an address; the top-level domain is letters only. The lookbehind
-# makes the match start where a run of address characters starts, so scanning stays linear.
+# makes the match start where a run of address characters starts, so scanning stays linear. The `@`
+# may be percent-encoded (`%40`), as in a page URL after a form was sent: `?email=jo%40example.org`.
 _EMAIL = re.compile(
-    r"(?<![\w.%+-])[\w.%+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.[^\W\d_]{2,}(?![\w-])"
+    r"(?<![\w.%+-])[\w.%+-]+(?:@|%40)[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.[^\W\d_]{2,}(?![\w-])"
 )
 
 # One candidate number: an optional `+`, then digit groups joined by one separator each, where a
@@ -159,7 +160,7 @@ def _numbers(text: str) -> Iterator[Finding]:
 def find_personal_data(text: str) -> list[Finding]:
     """Every e-mail address, phone number and card number in `text`, in order, not overlapping."""
     findings: list[Finding] = []
-    if "@" in text:
+    if "@" in text or "%40" in text:
         findings.extend(Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text))
     if _SEVEN_DIGITS.search(text):
         taken = [(f.start, f.end) for f in findings]

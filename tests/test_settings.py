@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 
@@ -67,3 +68,45 @@ def test_development_mode_falls_back_to_a_development_key() -> None:
         timeout=60,
     )
     assert int(result.stdout) > 20
+
+
+def deploy_check(**overrides: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py check --deploy` as production runs it: DEBUG off, a 50-character random secret,
+    PostgreSQL and Redis, and no development overrides (base_env turns the HTTPS redirect off for
+    the test servers; production keeps the default)."""
+    env = base_env(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(48)[:50],
+        DJANGO_ALLOWED_HOSTS="desk.example.com",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://desk.example.com",
+        DATABASE_URL="postgres://chatbot:secret@db.internal:5432/chatbot",
+        REDIS_URL="redis://redis.internal:6379/0",
+    )
+    env.pop("DJANGO_SECURE_SSL_REDIRECT")
+    env.update(overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_production_settings_pass_djangos_deployment_checklist() -> None:
+    result = deploy_check()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "warning"),
+    [("DJANGO_HSTS_SECONDS", "0", "security.W004"), ("DJANGO_SECURE_SSL_REDIRECT", "0", "security.W008")],
+)
+def test_turning_https_protections_off_fails_the_deployment_checklist(variable: str, value: str, warning: str) -> None:
+    """Nothing is silenced: a deployment whose proxy does HSTS or the redirect sees the warning
+    and decides, rather than the settings hiding it from everyone."""
+    result = deploy_check(**{variable: value})
+    assert result.returncode != 0
+    assert warning in result.stdout + result.stderr

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
+from chatbot.analytics.models import HotTopicExample, HotTopicsReport, ReportStatus, scope_key
 from chatbot.conversations.models import Conversation, ConversationStatus, Decision, Message, Sender
 
 MAX_RANGE_DAYS = 366
@@ -222,3 +223,91 @@ def unanswered_clusters_for(
         ClusterSummary(label=c.label, size=c.size, questions=list(dict.fromkeys(c.questions))[:UNANSWERED_EXAMPLES])
         for c in clusters
     ]
+
+
+@dataclass(frozen=True)
+class HotTopicSummary:
+    label: str  # the most typical question still stored; "" when all its examples were erased
+    questions: list[str]  # a few distinct ones, the most typical first
+    count: int  # questions in the window (an estimate when the window was sampled)
+    previous_count: int  # in the window of the same length before
+    trend: str  # new, rising, steady or falling
+    change_percent: int | None  # None when the topic was not asked the window before
+    daily: list[int]  # per 24 h from the start of the previous window: 2 x days values
+
+
+@dataclass(frozen=True)
+class HotTopicsSummary:
+    """The latest computed hot topics of a set of sites, and whether a newer report is on its way."""
+
+    site_ids: list[int]
+    computed_at: str | None  # ISO datetimes; None: never computed
+    since: str | None
+    until: str | None
+    days: int | None
+    questions: int  # in the window (small talk left out), and how many of them were clustered
+    sampled: int
+    previous_questions: int
+    topics: list[HotTopicSummary]
+    refreshing: bool  # a report is being computed
+    failed: str  # the newest attempt failed, after the shown report: why
+
+
+def hot_topics_for(*, site_ids: Collection[int]) -> HotTopicsSummary:
+    """The newest computed hot-topics report of exactly these sites. The caller has checked the
+    operator may see them."""
+    ids = sorted(site_ids)
+    reports = HotTopicsReport.objects.filter(scope=scope_key(ids)).order_by("-requested_at")
+    newest = reports.first()
+    done = reports.filter(status=ReportStatus.DONE).first()
+    refreshing = newest is not None and newest.status == ReportStatus.PENDING
+    failed = newest.error if newest is not None and newest.status == ReportStatus.FAILED else ""
+    if done is None:
+        return HotTopicsSummary(
+            site_ids=ids,
+            computed_at=None,
+            since=None,
+            until=None,
+            days=None,
+            questions=0,
+            sampled=0,
+            previous_questions=0,
+            topics=[],
+            refreshing=refreshing,
+            failed=failed,
+        )
+    texts: dict[int, list[str]] = {}
+    # The examples' texts are read from the messages themselves (erased ones are gone).
+    for topic_id, text in (
+        HotTopicExample.objects.filter(topic__report=done)
+        .order_by("topic_id", "rank")
+        .values_list("topic_id", "message__text")
+    ):
+        question = " ".join(text.split())
+        if question not in texts.setdefault(topic_id, []):
+            texts[topic_id].append(question)
+    topics = [
+        HotTopicSummary(
+            label=(texts.get(topic.pk) or [""])[0],
+            questions=texts.get(topic.pk, []),
+            count=topic.count,
+            previous_count=topic.previous_count,
+            trend=topic.trend,
+            change_percent=topic.change_percent,
+            daily=[int(n) for n in topic.daily],
+        )
+        for topic in done.topics.order_by("rank")
+    ]
+    return HotTopicsSummary(
+        site_ids=ids,
+        computed_at=done.computed_at.isoformat() if done.computed_at else None,
+        since=done.since.isoformat() if done.since else None,
+        until=done.until.isoformat() if done.until else None,
+        days=done.days,
+        questions=done.questions,
+        sampled=done.sampled,
+        previous_questions=done.previous_questions,
+        topics=topics,
+        refreshing=refreshing,
+        failed=failed,
+    )

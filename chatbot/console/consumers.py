@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -37,17 +36,21 @@ from chatbot.conversations import events
 from chatbot.conversations.consumers import REFUSED, database_sync_to_async
 from chatbot.conversations.frames import FrameError, error_frame
 from chatbot.conversations.models import Conversation
+from chatbot.sites.origins import same_origin
 
 logger = logging.getLogger(__name__)
 
 
 def _same_origin(scope: dict[str, Any]) -> bool:
     """A console socket must come from a console page of this server (cookies alone would let any
-    site that a signed-in operator visits open one)."""
+    site that a signed-in operator visits open one). Behind https (`SECURE_SSL_REDIRECT`, or a wss
+    handshake) only an https page qualifies: an http page of the same host could be anyone's on
+    the way."""
     headers = dict(scope.get("headers", []))
     origin = headers.get(b"origin", b"").decode("latin-1")
     host = headers.get(b"host", b"").decode("latin-1")
-    return bool(origin) and bool(host) and urlsplit(origin).netloc == host
+    https_only = bool(settings.SECURE_SSL_REDIRECT) or scope.get("scheme") == "wss"
+    return same_origin(origin, host, https_only=https_only)
 
 
 class ConsoleConsumer(AsyncWebsocketConsumer):
@@ -208,6 +211,12 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if row is None:
             return
         await self._send({"type": "conversation", "conversation": row, "kind": event["kind"]})
+        if event.get("seq") is not None and event["conversation"] == self.conversation_id:
+            frame = await database_sync_to_async(selectors.console_message_get)(
+                conversation_id=event["conversation"], seq=int(event["seq"])
+            )
+            if frame is not None:
+                await self._send({**frame, "type": "message_update"})
         if event["kind"] == "handoff":
             await self._send({"type": "notify", "conversation": row, "reason": "waiting_human"})
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from chatbot.conversations.frames import MAX_TEXT_CHARS, parse_frame
+from chatbot.conversations.frames import MAX_SEQ, ClientId, RowId, Text, parse_frame
 
-ConversationId = Annotated[int, Field(ge=1)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+ConversationId = RowId
 
 
 class _Frame(BaseModel):
@@ -27,7 +26,7 @@ class OpenFrame(_Frame):
 
     type: Literal["open"]
     conversation: ConversationId
-    after_seq: Annotated[int, Field(ge=0)] = 0
+    after_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)] = 0
 
 
 class ClaimFrame(_Frame):
@@ -38,7 +37,7 @@ class ClaimFrame(_Frame):
 class ReplyFrame(_Frame):
     type: Literal["reply"]
     conversation: ConversationId
-    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    client_id: ClientId
     text: Text
 
 
@@ -65,7 +64,7 @@ class CloseFrame(_Frame):
 
 class ContactHandledFrame(_Frame):
     type: Literal["contact_handled"]
-    contact: Annotated[int, Field(ge=1)]
+    contact: RowId
 
 
 class HeartbeatFrame(_Frame):

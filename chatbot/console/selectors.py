@@ -65,6 +65,9 @@ def inbox_row(conversation: Conversation) -> dict[str, Any]:
         "sentiment_label": conversation.sentiment_label or None,
         "csat": conversation.csat,
         "escalation": conversation.escalation_reason or None,
+        # The most severe complaint so far and what it is about (intents.complaints), or null.
+        "complaint_category": conversation.complaint_category or None,
+        "complaint_severity": conversation.complaint_severity or None,
         "page_url": conversation.page_url,
     }
 
@@ -87,7 +90,7 @@ def inbox_row_get(*, conversation_id: int, site_ids: Iterable[int]) -> dict[str,
 
 def console_message_frame(message: Message) -> dict[str, Any]:
     """What the widget sees, and what only operators see: the gate's reason, scores, timings,
-    the model version, the customer's rating and sentiment."""
+    the model version, the customer's rating, sentiment and complaint."""
     return {
         **message_frame(message),
         "sources": message.sources or [],
@@ -98,6 +101,10 @@ def console_message_frame(message: Message) -> dict[str, Any]:
         "feedback": message.feedback or None,
         "sentiment": message.sentiment,
         "sentiment_label": message.sentiment_label or None,
+        "complaint_category": message.complaint_category or None,
+        "complaint_severity": message.complaint_severity or None,
+        # An operator's own label for a customer message (training data for the sentiment model).
+        "sentiment_corrected": getattr(getattr(message, "sentiment_correction", None), "label", None),
     }
 
 
@@ -107,7 +114,18 @@ def console_messages_after(
     queryset = Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
     if up_to_seq is not None:
         queryset = queryset.filter(seq__lte=up_to_seq)
-    return [console_message_frame(m) for m in queryset.select_related("reply_to").order_by("seq")]
+    messages = queryset.select_related("reply_to", "sentiment_correction").order_by("seq")
+    return [console_message_frame(m) for m in messages]
+
+
+def console_message_get(*, conversation_id: int, seq: int) -> dict[str, Any] | None:
+    """One message as the console shows it (after its sentiment, complaint or feedback changed)."""
+    message = (
+        Message.objects.filter(conversation_id=conversation_id, seq=seq)
+        .select_related("reply_to", "sentiment_correction")
+        .first()
+    )
+    return console_message_frame(message) if message is not None else None
 
 
 def note_frame(note: Note) -> dict[str, Any]:

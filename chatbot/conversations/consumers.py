@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -32,14 +33,17 @@ from chatbot.conversations.frames import (
     message_frame,
     parse_client_frame,
 )
+from chatbot.conversations.limits import Event, client_address, limit_take, limited_message
 from chatbot.conversations.models import Conversation, ConversationStatus, Visitor
 from chatbot.conversations.selectors import messages_after
+from chatbot.conversations.tokens import visitor_token_read
 from chatbot.sites.models import Site
 from chatbot.sites.origins import origin_allowed
 
 logger = logging.getLogger(__name__)
 
 REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
+RATE_LIMITED = 4429  # close code after a connection's `rate_limited` error frame (as HTTP 429)
 
 _Result = TypeVar("_Result")
 
@@ -59,6 +63,15 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _clean(value: str, max_length: int) -> str:
+    # PostgreSQL text cannot hold NUL, and a query string can carry one (%00).
+    return value.replace("\x00", "")[:max_length]
+
+
+# The limiter talks to the cache (Redis in production): off the event loop, like database work.
+_limit_take = sync_to_async(limit_take, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -87,10 +100,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     status: str = ""  # the last status this connection was told; a status frame is sent on change only
     page_url: str = ""
     user_agent: str = ""
+    address: str | None = None  # what the per-IP limits count (limits.client_address)
 
     async def connect(self) -> None:
         events.bind_server_loop(asyncio.get_running_loop())
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.address = client_address(self.scope)
+        # The per-address count comes before any database work, so a flood of handshakes costs none.
+        if (retry_after := await _limit_take("connections", ip=self.address)) is not None:
+            await self._refuse_rate_limited("connections", retry_after)
+            return
         site = await _site_get(query.get("site", [""])[0])
         origin = _header(self.scope, b"origin")
         if site is None or not origin_allowed(
@@ -99,10 +118,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.info("refused widget handshake: site=%r origin=%r", query.get("site", [""])[0], origin)
             await self.close(code=REFUSED)
             return
+        token = query.get("token", [None])[0]
+        visitor_id = visitor_token_read(token, site_key=site.key) if token else None
+        if (retry_after := await _limit_take("connections", visitor=visitor_id, site=site.key)) is not None:
+            await self._refuse_rate_limited("connections", retry_after)
+            return
         self.site = site
-        self.page_url = query.get("page", [""])[0][:2000]
-        self.user_agent = (_header(self.scope, b"user-agent") or "")[:500]
-        session = await database_sync_to_async(services.session_open)(site=site, token=query.get("token", [None])[0])
+        self.page_url = _clean(query.get("page", [""])[0], 2000)
+        self.user_agent = _clean(_header(self.scope, b"user-agent") or "", 500)
+        session = await database_sync_to_async(services.session_open)(site=site, token=token)
         self.visitor = session.visitor
         await self.channel_layer.group_add(events.visitor_group(self.visitor.public_id), self.channel_name)
         conversation = session.conversation
@@ -130,6 +154,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 error_frame("token_invalid", "The visitor token was invalid or expired; a new one was issued.")
             )
 
+    async def _refuse_rate_limited(self, event: Event, retry_after: int) -> None:
+        """Accepted only to say why, then closed: a refused handshake could not tell the client."""
+        logger.info("rate-limited widget handshake: address=%r retry_after=%s", self.address, retry_after)
+        await self.accept()
+        await self._send(error_frame("rate_limited", limited_message(event, retry_after), retry_after=retry_after))
+        await self.close(code=RATE_LIMITED)
+
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "visitor"):
             return
@@ -145,6 +176,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             frame = parse_client_frame(text_data)
         except FrameError as exc:
             await self._send(error_frame(exc.code, exc.message))
+            return
+        if isinstance(frame, MessageFrame | HandoffFrame | ContactFrame) and not await self._within_limits(frame):
             return
         if isinstance(frame, MessageFrame):
             await self._on_message(frame)
@@ -166,6 +199,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._on_rating(frame)
 
     # --- client frames ---
+
+    async def _within_limits(self, frame: MessageFrame | HandoffFrame | ContactFrame) -> bool:
+        """Count a frame that stores something (and, when it would start a conversation, that too)
+        against the abuse limits; past one, answer `rate_limited` and store nothing."""
+        event: Event = "messages"
+        retry_after = await _limit_take(event, ip=self.address, visitor=self.visitor.public_id, site=self.site.key)
+        starts_conversation = self.conversation_id is None or self.status == ConversationStatus.CLOSED
+        if retry_after is None and starts_conversation and not isinstance(frame, ContactFrame):
+            event = "conversations"
+            retry_after = await _limit_take(event, ip=self.address, visitor=self.visitor.public_id, site=self.site.key)
+        if retry_after is None:
+            return True
+        extra = {"client_id": frame.client_id} if isinstance(frame, MessageFrame) else {}
+        await self._send(
+            error_frame("rate_limited", limited_message(event, retry_after), retry_after=retry_after, **extra)
+        )
+        return False
 
     async def _on_message(self, frame: MessageFrame) -> None:
         received = await database_sync_to_async(services.message_receive)(

@@ -201,11 +201,15 @@ def publish_status(conversation: Conversation) -> None:
     publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind=kind)
 
 
-def publish_inbox(*, site_id: int, conversation_id: int, kind: str) -> None:
+def publish_inbox(*, site_id: int, conversation_id: int, kind: str, seq: int | None = None) -> None:
     """Tell the consoles watching the site that a conversation changed. `kind` is `message`,
     `status`, `handoff` (it now waits for a person: consoles notify), `assigned`, `contact`,
-    `rating`, `sentiment` or `escalated`."""
-    group_send(inbox_group(site_id), {"type": "inbox.changed", "conversation": conversation_id, "kind": kind})
+    `rating`, `sentiment`, `feedback` or `escalated`. With `seq`, that message changed (its
+    sentiment, complaint or feedback): consoles showing the conversation get it again."""
+    event: dict[str, Any] = {"type": "inbox.changed", "conversation": conversation_id, "kind": kind}
+    if seq is not None:
+        event["seq"] = seq
+    group_send(inbox_group(site_id), event)
 
 
 def publish_token(*, conversation_id: int, reply_to: int, delta: str) -> None:

@@ -5,13 +5,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from django.conf import settings
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from chatbot.conversations.models import Message
 
-MAX_FRAME_BYTES = 16 * 1024
 MAX_TEXT_CHARS = 4000
 PROTOCOL_VERSION = 1
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: storing one would fail the whole frame with a database error.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Numbers that reach the database are bounded by its columns, so an out-of-range one is a bad frame
+# rather than a database error: `seq` is an integer column, row ids are bigints.
+MAX_SEQ = 2**31 - 1
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_no_nul),
+]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class _Frame(BaseModel):
@@ -21,13 +41,13 @@ class _Frame(BaseModel):
 
 class MessageFrame(_Frame):
     type: Literal["message"]
-    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+    client_id: ClientId
+    text: Text
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"]
-    after_seq: Annotated[int, Field(ge=0)]
+    after_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
 
 class TypingFrame(_Frame):
@@ -36,7 +56,7 @@ class TypingFrame(_Frame):
 
 class FeedbackFrame(_Frame):
     type: Literal["feedback"]
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
     value: Literal["up", "down"]
 
 
@@ -48,14 +68,14 @@ class ContactFrame(_Frame):
     type: Literal["contact"]
     email: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+        StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
     ]
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+    text: Text
 
 
 class RatingFrame(_Frame):
     type: Literal["rating"]
-    conversation: Annotated[int, Field(ge=1)]
+    conversation: RowId
     score: Annotated[int, Field(ge=1, le=5)]
 
 
@@ -77,9 +97,12 @@ _Parsed = TypeVar("_Parsed")
 
 
 def parse_frame(adapter: TypeAdapter[_Parsed], text: str) -> _Parsed:
-    """Parse one text frame with `adapter`, or raise FrameError with the protocol's error code."""
-    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_FRAME_BYTES:
-        raise FrameError("frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    """Parse one text frame with `adapter`, or raise FrameError with the protocol's error code.
+
+    The size is checked first (`CHATBOT_WS_MAX_FRAME_BYTES`), so a huge frame costs no parsing."""
+    limit = settings.CHATBOT_WS_MAX_FRAME_BYTES
+    if len(text.encode("utf-8", errors="surrogatepass")) > limit:
+        raise FrameError("frame_too_large", f"Frames are limited to {limit} bytes.")
     try:
         return adapter.validate_json(text)
     except ValidationError as exc:
@@ -99,8 +122,8 @@ def parse_client_frame(text: str) -> ClientFrame:
     return parse_frame(_client_frame, text)
 
 
-def error_frame(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, **extra}
 
 
 def message_frame(message: Message) -> dict[str, Any]:

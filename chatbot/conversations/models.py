@@ -62,6 +62,11 @@ class Conversation(models.Model):
     # inbox flags it (and sites that ask for it hand it to a person).
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalation_reason = models.CharField(max_length=200, blank=True)
+    # The most severe complaint of the customer's messages so far (the latest among equals) and
+    # what it is about: a category of intents.complaints.CATEGORIES and a severity of SEVERITIES
+    # (low, medium, high, critical); empty while none. Filled with the sentiment, off the reply path.
+    complaint_category = models.CharField(max_length=32, blank=True)
+    complaint_severity = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [
@@ -126,6 +131,9 @@ class Message(models.Model):
     # For a customer message: its sentiment score (-1..1) and label, once scored.
     sentiment = models.FloatField(null=True, blank=True)
     sentiment_label = models.CharField(max_length=16, blank=True)
+    # For a customer message that is a complaint: what about and how serious (see Conversation).
+    complaint_category = models.CharField(max_length=32, blank=True)
+    complaint_severity = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

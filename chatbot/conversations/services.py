@@ -222,7 +222,12 @@ def message_feedback_set(*, conversation_id: int, seq: int, value: str) -> Messa
     updated = Message.objects.filter(conversation_id=conversation_id, seq=seq, sender=Sender.BOT).update(feedback=value)
     if not updated:
         raise UnknownSeq(f"Message {seq} is not a bot answer in this conversation.")
-    return Message.objects.get(conversation_id=conversation_id, seq=seq)
+    message = Message.objects.select_related("conversation").get(conversation_id=conversation_id, seq=seq)
+    site_id = message.conversation.site_id
+    transaction.on_commit(
+        lambda: events.publish_inbox(site_id=site_id, conversation_id=conversation_id, kind="feedback", seq=seq)
+    )
+    return message
 
 
 class NoConversation(Exception):

@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from chatbot.console.access import operator_for
 from chatbot.exports.filters import ExportFilterError, ExportForbidden, ExportFormat
-from chatbot.exports.services import api_token_authenticate, rate_limit_take
+from chatbot.exports.services import api_token_authenticate
 from chatbot.exports.views import export_response
+from chatbot.ratelimit import rate_limit_take
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
@@ -42,7 +43,7 @@ def export(request: HttpRequest, export_format: ExportFormat) -> HttpResponseBas
     if operator is None:
         return _error(403, "forbidden", "The token's user has no access to the console's data.")
 
-    retry_after = rate_limit_take(key=f"token:{token.pk}", limit=settings.CHATBOT_EXPORT_RATE_PER_MINUTE)
+    retry_after = rate_limit_take(key=f"exports:token:{token.pk}", limit=settings.CHATBOT_EXPORT_RATE_PER_MINUTE)
     if retry_after is not None:
         response = _error(
             429,

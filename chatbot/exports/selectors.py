@@ -48,6 +48,8 @@ MESSAGE_CSV_COLUMNS = (
     "feedback",
     "sentiment",
     "sentiment_label",
+    "complaint_category",
+    "complaint_severity",
 )
 
 CONVERSATION_CSV_COLUMNS = (
@@ -64,6 +66,8 @@ CONVERSATION_CSV_COLUMNS = (
     "csat",
     "sentiment",
     "sentiment_label",
+    "complaint_category",
+    "complaint_severity",
     "page_url",
     "first_customer_message",
 )
@@ -125,6 +129,8 @@ def _message_rows(export_filter: ExportFilter) -> Iterator[Mapping[str, Any]]:
             "feedback",
             "sentiment",
             "sentiment_label",
+            "complaint_category",
+            "complaint_severity",
             site=F("conversation__site__key"),
             visitor=F("conversation__visitor__public_id"),
             conversation_status=F("conversation__status"),
@@ -171,6 +177,8 @@ def message_csv_lines(export_filter: ExportFilter) -> Iterator[str]:
                 m["feedback"],
                 m["sentiment"],
                 m["sentiment_label"],
+                m["complaint_category"],
+                m["complaint_severity"],
             )
 
     return _csv_lines(MESSAGE_CSV_COLUMNS, rows())
@@ -202,12 +210,15 @@ def message_jsonl_lines(export_filter: ExportFilter) -> Iterator[str]:
             "feedback": m["feedback"] or None,
             "sentiment": m["sentiment"],
             "sentiment_label": m["sentiment_label"] or None,
+            "complaint_category": m["complaint_category"] or None,
+            "complaint_severity": m["complaint_severity"] or None,
         }
         yield json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
 def conversation_csv_lines(export_filter: ExportFilter) -> Iterator[str]:
-    """One CSV line per conversation: its state, timestamps, size, rating, mood and opening message."""
+    """One CSV line per conversation: its state, timestamps, size, rating, mood, worst complaint and
+    opening message."""
     count = (
         Message.objects.filter(conversation=OuterRef("pk"))
         .order_by()
@@ -236,6 +247,8 @@ def conversation_csv_lines(export_filter: ExportFilter) -> Iterator[str]:
             "csat",
             "sentiment",
             "sentiment_label",
+            "complaint_category",
+            "complaint_severity",
             "page_url",
             site_key=F("site__key"),
             visitor_public_id=F("visitor__public_id"),
@@ -261,6 +274,8 @@ def conversation_csv_lines(export_filter: ExportFilter) -> Iterator[str]:
                 c["csat"],
                 c["sentiment"],
                 c["sentiment_label"],
+                c["complaint_category"],
+                c["complaint_severity"],
                 _text(c["page_url"], export_filter),
                 _text(c["first_customer_message"] or "", export_filter),
             )
@@ -338,6 +353,8 @@ def visitor_data_export(*, visitor: Visitor) -> dict[str, Any]:
                 "csat": conversation.csat,
                 "sentiment": conversation.sentiment,
                 "sentiment_label": conversation.sentiment_label or None,
+                "complaint_category": conversation.complaint_category or None,
+                "complaint_severity": conversation.complaint_severity or None,
                 "messages": [
                     {
                         "seq": m.seq,
@@ -354,6 +371,8 @@ def visitor_data_export(*, visitor: Visitor) -> dict[str, Any]:
                         "feedback": m.feedback or None,
                         "sentiment": m.sentiment,
                         "sentiment_label": m.sentiment_label or None,
+                        "complaint_category": m.complaint_category or None,
+                        "complaint_severity": m.complaint_severity or None,
                     }
                     for m in messages
                 ],

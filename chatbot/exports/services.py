@@ -1,18 +1,16 @@
-"""State changes for exports: API tokens, the per-token rate limit, and erasing a visitor's data."""
+"""State changes for exports: API tokens and erasing a visitor's data (the per-token rate limit is
+chatbot.ratelimit)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -71,28 +69,6 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
         token.last_used_at = timezone.now()
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)
     return token
-
-
-def rate_limit_take(*, key: str, limit: int, window_s: int = 60) -> int | None:
-    """Count one request against `key` in the current fixed window of `window_s` seconds. None
-    when it is within `limit`, else the seconds until the window ends (for Retry-After).
-
-    The count lives in Django's cache, so the limit holds across processes when the cache is shared
-    (Redis); with the default local-memory cache it holds per process."""
-    if limit <= 0:
-        return None
-    now = time.time()
-    window = int(now // window_s)
-    cache_key = f"exports:rate:{key}:{window}"
-    cache.add(cache_key, 0, timeout=window_s * 2)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(cache_key, 1, timeout=window_s * 2)
-        count = 1
-    if count <= limit:
-        return None
-    return max(1, math.ceil((window + 1) * window_s - now))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from chatbot.exports.selectors import (
     visitor_data_export,
     visitor_get,
 )
-from chatbot.exports.services import api_token_create, api_token_revoke, rate_limit_take, visitor_data_erase
+from chatbot.exports.services import api_token_create, api_token_revoke, visitor_data_erase
+from chatbot.ratelimit import rate_limit_take
 
 CONTENT_TYPES = {
     ExportFormat.MESSAGES_CSV: "text/csv; charset=utf-8",
@@ -98,7 +99,7 @@ def download(request: HttpRequest) -> HttpResponseBase:
         export_format = ExportFormat(request.GET.get("format", ""))
     except ValueError:
         return _page(request, status=400, error="Choose what to export.")
-    retry_after = rate_limit_take(key=f"user:{operator.user_id}", limit=settings.CHATBOT_EXPORT_RATE_PER_MINUTE)
+    retry_after = rate_limit_take(key=f"exports:user:{operator.user_id}", limit=settings.CHATBOT_EXPORT_RATE_PER_MINUTE)
     if retry_after is not None:
         response = _page(request, status=429, error=f"Too many exports; try again in {retry_after} s.")
         response["Retry-After"] = str(retry_after)

@@ -118,12 +118,19 @@ _classifiers: dict[str, tuple[float, IntentClassifier]] = {}
 
 
 def intent_router_for(*, site: Site) -> IntentRouter | None:
-    """The site's trained intent classifier (reloaded when retrained) and its intents' actions."""
-    if not site.intent_model_dir:
-        return None
-    from chatbot.intents.models import Intent
+    """The site's trained intent classifier (reloaded when retrained) and its intents' actions.
 
-    directory = Path(site.intent_model_dir)
+    The registry's active intents version for the site (promoted by the learning loop or
+    `manage.py models promote`) comes first; else the folder `intents train --site` set."""
+    from chatbot.intents.models import Intent
+    from chatbot.registry.models import ModelKind
+    from chatbot.registry.selectors import model_version_active, site_scope
+
+    version = model_version_active(kind=ModelKind.INTENTS, scope=site_scope(site.key))
+    location = version.path if version is not None else site.intent_model_dir
+    if not location:
+        return None
+    directory = Path(location)
     config = directory / CONFIG_FILE
     try:
         stamp = config.stat().st_mtime

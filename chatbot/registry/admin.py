@@ -14,10 +14,10 @@ KEY_METRICS_SHOWN = 4
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
-    list_display = ("name", "kind", "is_active", "created_at", "activated_at", "key_metrics")
-    list_filter = ("kind", "is_active")
+    list_display = ("name", "kind", "scope", "is_active", "created_at", "activated_at", "key_metrics")
+    list_filter = ("kind", "is_active", "scope")
     search_fields = ("name", "base_model", "notes")
-    readonly_fields = ("kind", "is_active", "activated_at", "created_at")
+    readonly_fields = ("kind", "scope", "is_active", "activated_at", "created_at")
     actions = ("promote_selected", "rollback_kind")
 
     # Versions come from `manage.py models register` (or training), which checks the files are
@@ -47,12 +47,14 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
 
     @admin.action(description="Roll back this kind to the previous version")
     def rollback_kind(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        kinds = sorted(set(queryset.values_list("kind", flat=True)))
+        kinds = sorted(set(queryset.values_list("kind", "scope")))
         if len(kinds) != 1:
-            self.message_user(request, "Select versions of one kind to roll that kind back.", messages.WARNING)
+            self.message_user(
+                request, "Select versions of one kind (and scope) to roll that kind back.", messages.WARNING
+            )
             return
         try:
-            version = model_version_rollback(kind=kinds[0], by=_who(request))
+            version = model_version_rollback(kind=kinds[0][0], scope=kinds[0][1], by=_who(request))
         except ModelRegistryError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return

@@ -12,12 +12,16 @@ class ModelKind(models.TextChoices):
 class ModelVersion(models.Model):
     """One trained model: where its files are, what it was trained on and how well it scored.
 
-    At most one version per kind is active (a partial unique index, so the database itself refuses
-    a second); workers serve the active one. Only `services.model_version_promote` and
-    `model_version_rollback` change which."""
+    At most one version per kind and scope is active (a partial unique index, so the database
+    itself refuses a second); workers serve the active one. The scope is "" for models every site
+    shares (dialogue, sentiment) and "site:KEY" for a site's own (its intent classifier). Only
+    `services.model_version_promote` and `model_version_rollback` change which."""
 
     kind = models.CharField(max_length=16, choices=ModelKind.choices)
     name = models.CharField(max_length=200, help_text="e.g. smollm2-bitext-20261125-1612; unique per kind.")
+    scope = models.CharField(
+        max_length=120, blank=True, default="", help_text='"" for a model all sites share, "site:KEY" for one site\'s.'
+    )
     path = models.CharField(max_length=500, help_text="The directory holding the model's files.")
     base_model = models.CharField(max_length=300, blank=True)
     manifest = models.JSONField(
@@ -34,13 +38,15 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(fields=["kind", "name"], name="model_version_name_unique_per_kind"),
             # Also the index the active-version lookup uses on every worker task.
             models.UniqueConstraint(
-                fields=["kind"], condition=models.Q(is_active=True), name="model_version_one_active_per_kind"
+                fields=["kind", "scope"],
+                condition=models.Q(is_active=True),
+                name="model_version_one_active_per_kind_and_scope",
             ),
         ]
         ordering = ["kind", "-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.name}"
+        return f"{self.kind}/{self.name}" + (f" ({self.scope})" if self.scope else "")
 
 
 class ActivationAction(models.TextChoices):

@@ -7,10 +7,16 @@ from django.db.models import QuerySet
 from chatbot.registry.models import ActivationEvent, ModelVersion
 
 
-def model_version_active(*, kind: str) -> ModelVersion | None:
-    """The version of `kind` to serve, or None. Cheap enough to call on every worker task: one
-    query on the one-active-per-kind index. Compare its `pk` (or `path`) with what is loaded."""
-    return ModelVersion.objects.filter(kind=kind, is_active=True).first()
+def model_version_active(*, kind: str, scope: str = "") -> ModelVersion | None:
+    """The version of `kind` (shared, or of `scope`, e.g. "site:demo") to serve, or None. Cheap
+    enough to call on every worker task: one query on the one-active-per-kind-and-scope index.
+    Compare its `pk` (or `path`) with what is loaded."""
+    return ModelVersion.objects.filter(kind=kind, scope=scope, is_active=True).first()
+
+
+def site_scope(site_key: str) -> str:
+    """The registry scope of one site's own models."""
+    return f"site:{site_key}"
 
 
 def model_versions_list(*, kind: str | None = None) -> QuerySet[ModelVersion]:

@@ -4,6 +4,8 @@
 sentiment version (one indexed query) and reloads only when that changed, so a promote or
 rollback takes effect on each worker's next task without a restart. With no active version it
 scores with the VADER lexicon, which needs no training.
+
+`complaint_classifier_get()` is the complaint classifier that runs in the same step.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from chatbot.knowledge.answering import embedder_get
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
+from intents.complaints import ComplaintClassifier
 from intents.sentiment import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
 
 logger = logging.getLogger(__name__)
@@ -58,3 +62,19 @@ def sentiment_scorer_forget() -> None:
     global _loaded
     with _lock:
         _loaded = None
+
+
+_complaints: ComplaintClassifier | None = None
+
+
+def complaint_classifier_get() -> ComplaintClassifier:
+    """This process's complaint classifier: the taxonomy's prototypes over the answering
+    embedding model (loaded once, shared with the FAQ search), built on first use and again
+    only if that model is replaced. It needs no training, so it does not follow the registry."""
+    global _complaints
+    embedder = embedder_get()
+    with _lock:
+        if _complaints is None or _complaints.embedder is not embedder:
+            _complaints = ComplaintClassifier.load(embedder)
+            logger.info("loaded complaint classifier %s", _complaints.name)
+        return _complaints

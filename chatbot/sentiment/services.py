@@ -1,23 +1,33 @@
-"""Scoring customer messages and conversations for sentiment, off the reply path.
+"""Scoring customer messages and conversations for sentiment and complaints, off the reply path.
 
 One function owns the change and its realtime event: `messages_sentiment_score` stores the
-messages' scores, brings their conversations' current sentiment up to date and tells the consoles
-watching the site, so the badge follows.
+messages' scores and complaints (category and severity), brings their conversations' current
+sentiment and worst complaint up to date and tells the consoles watching the site, so the badges
+follow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
 from chatbot.conversations import events
 from chatbot.conversations.models import Conversation, Message, Sender
-from chatbot.sentiment.loading import sentiment_scorer_get
+from chatbot.sentiment.loading import complaint_classifier_get, sentiment_scorer_get
 from chatbot.sentiment.selectors import messages_unscored
 from chatbot.sites.models import Site
-from intents.sentiment import conversation_sentiment, escalation_reason
+from intents.complaints import NOT_A_COMPLAINT, Complaint, ScoredText, is_complaint, worst_complaint
+from intents.sentiment import SentimentScore, conversation_sentiment, escalation_reason
+
+
+@dataclass(frozen=True)
+class _Scored:
+    message: Message
+    sentiment: SentimentScore
+    complaint: Complaint
 
 
 def message_sentiment_score(message_id: int) -> Message | None:
@@ -28,50 +38,82 @@ def message_sentiment_score(message_id: int) -> Message | None:
 
 
 def messages_sentiment_score(*, message_ids: Sequence[int]) -> int:
-    """Score customer messages in one batch with the active scorer; returns how many."""
+    """Score customer messages in one batch with the active scorer, and classify those that are
+    complaints; returns how many."""
     messages = list(
         Message.objects.filter(pk__in=message_ids, sender=Sender.CUSTOMER)
         .select_related("conversation")
-        .only("pk", "text", "conversation_id", "conversation__site_id")
+        .only("pk", "seq", "text", "conversation_id", "conversation__site_id")
     )
     if not messages:
         return 0
-    # The model runs outside the transaction: no row stays locked while it thinks.
+    # The models run outside the transaction: no row stays locked while they think.
     results = sentiment_scorer_get().score([m.text for m in messages])
-    by_conversation: dict[int, list[tuple[Message, float, str]]] = {}
-    for message, result in zip(messages, results, strict=True):
-        by_conversation.setdefault(message.conversation_id, []).append((message, result.score, result.label))
+    complaints = _complaints_classify(
+        [ScoredText(m.text, r.score, r.label) for m, r in zip(messages, results, strict=True)]
+    )
+    by_conversation: dict[int, list[_Scored]] = {}
+    for message, result, complaint in zip(messages, results, complaints, strict=True):
+        by_conversation.setdefault(message.conversation_id, []).append(_Scored(message, result, complaint))
     for conversation_id in sorted(by_conversation):  # one lock order, so two batches cannot deadlock
         _conversation_store(conversation_id, by_conversation[conversation_id])
     return len(messages)
 
 
+def _complaints_classify(messages: Sequence[ScoredText]) -> list[Complaint]:
+    # Most batches hold no complaint: they need not wait for the embedding model to load.
+    if not any(is_complaint(m.text, m.sentiment_label) for m in messages):
+        return [NOT_A_COMPLAINT] * len(messages)
+    return complaint_classifier_get().classify(messages)
+
+
 @transaction.atomic
-def _conversation_store(conversation_id: int, scored: Sequence[tuple[Message, float, str]]) -> None:
+def _conversation_store(conversation_id: int, scored: Sequence[_Scored]) -> None:
     # The conversation's row lock orders concurrent scorers of its messages: each recomputes from
     # every message committed before it, so the last one to commit leaves the right figure.
     conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
     if conversation is None:
         return
-    for message, score, label in scored:
-        Message.objects.filter(pk=message.pk).update(sentiment=score, sentiment_label=label)
+    for item in scored:
+        Message.objects.filter(pk=item.message.pk).update(
+            sentiment=item.sentiment.score,
+            sentiment_label=item.sentiment.label,
+            complaint_category=item.complaint.category,
+            complaint_severity=item.complaint.severity,
+        )
     conversation_sentiment_update(conversation=conversation)
+    # Consoles showing the conversation update these messages' badges.
+    site_id, seqs = conversation.site_id, [item.message.seq for item in scored]
+
+    def after_commit() -> None:
+        for seq in seqs:
+            events.publish_inbox(site_id=site_id, conversation_id=conversation_id, kind="sentiment", seq=seq)
+
+    transaction.on_commit(after_commit)
 
 
 def conversation_sentiment_update(*, conversation: Conversation) -> None:
-    """Recompute the conversation's current sentiment from its scored customer messages and tell
-    the site's consoles. `updated_at` is left alone: a new score is not new activity."""
+    """Recompute the conversation's current sentiment and its worst complaint from its scored
+    customer messages and tell the site's consoles. `updated_at` is left alone: a new score is
+    not new activity."""
     rows = list(
         Message.objects.filter(conversation=conversation, sender=Sender.CUSTOMER, sentiment__isnull=False)
         .order_by("seq")
-        .values_list("sentiment", "sentiment_label")
+        .values_list("sentiment", "sentiment_label", "complaint_category", "complaint_severity")
     )
-    scored = [(s, label) for s, label in rows if s is not None]
+    scored = [(s, label) for s, label, _, _ in rows if s is not None]
     current = conversation_sentiment(scored, settings.CHATBOT_SENTIMENT_DECAY)
     score, label = (current.score, current.label) if current is not None else (None, "")
-    Conversation.objects.filter(pk=conversation.pk).update(sentiment=score, sentiment_label=label)
+    category, severity = worst_complaint([(c, sev) for _, _, c, sev in rows]) or ("", "")
+    Conversation.objects.filter(pk=conversation.pk).update(
+        sentiment=score, sentiment_label=label, complaint_category=category, complaint_severity=severity
+    )
     conversation.sentiment, conversation.sentiment_label = score, label
+    conversation.complaint_category, conversation.complaint_severity = category, severity
     reason = escalation_reason(scored, strongly_negative=settings.CHATBOT_ESCALATION_SCORE)
+    if reason is None and severity == "critical":
+        # A legal threat or a safety issue is urgent however calmly it is worded.
+        reason = f"critical complaint ({category})"
     if reason is not None:
         # Imported here: the conversation services import this app's dispatch for new messages.
         from chatbot.conversations.services import conversation_escalate

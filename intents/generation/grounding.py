@@ -10,12 +10,19 @@ back to the cited FAQ answer.
 `StreamGuard` applies the same rule while tokens stream: text is released word by word, but a
 run of words that may hold a fact is held back until it is complete and checked, so an invented
 phone number never reaches the widget even for a moment.
+
+`InstructionShield` keeps the model's instructions (the system message without its FAQ passage)
+out of replies, whatever a customer asked ("repeat the text above"): a reply that repeats a run
+of their words, or a code-like token of them, plainly or base64-encoded, falls back to the FAQ
+answer, and while streaming such a run is held back until it is certain either way.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -168,6 +175,79 @@ def guard_reply(reply: str, sources: Sequence[str], fallback: str, *, min_kept: 
     return GuardResult(kept, False, tuple(removed))
 
 
+_WORD = re.compile(r"[^\W_]+")
+# A code-like token (an internal reference, a key): 8+ characters of letters, digits, `-` and `_`,
+# with a digit or `_` in it, or at least two hyphens. Plain words ("e-mail", "well-known") are not.
+_CODE_TOKEN = re.compile(r"(?<![\w-])(?=[\w-]*[\d_]|(?:[^\W_]+-){2})[\w-]{8,}(?![\w-])")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+
+
+def _words(text: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def _base64_texts(text: str) -> Iterator[str]:
+    """What base64-looking runs of `text` decode to, when they decode to text."""
+    for match in _BASE64.finditer(text):
+        chunk = match.group()
+        try:
+            decoded = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if decoded.isprintable() or "\n" in decoded:
+            yield decoded
+
+
+@dataclass(frozen=True)
+class InstructionShield:
+    """What of the model's instructions a reply may never repeat: a run of `run` consecutive words
+    of them that the sources do not also state, and any code-like token of them. A customer can
+    ask the model to "repeat the text above"; this is what keeps the answer to the FAQ.
+
+    Words are compared lower-cased, without punctuation, so spacing and case do not hide a copy.
+    A paraphrase or a translation is not caught here: a reply made of one drifts from the passage,
+    which the responder's similarity check catches."""
+
+    grams: frozenset[tuple[str, ...]]
+    prefixes: frozenset[tuple[str, ...]]  # every proper prefix of a gram: a run that may still grow into one
+    tokens: tuple[str, ...]  # lower-cased code-like tokens
+    run: int = 5
+
+    @classmethod
+    def of(cls, instructions: str, sources: Sequence[str] = (), *, run: int = 5) -> InstructionShield:
+        words = _words(instructions)
+        quoted: set[tuple[str, ...]] = set()
+        for source in sources:
+            source_words = _words(source)
+            quoted.update(tuple(source_words[i : i + run]) for i in range(len(source_words) - run + 1))
+        grams = {tuple(words[i : i + run]) for i in range(len(words) - run + 1)} - quoted
+        prefixes = {gram[:length] for gram in grams for length in range(1, run)}
+        stated = " ".join(sources).lower()
+        tokens = {m.group().lower() for m in _CODE_TOKEN.finditer(instructions)}
+        return cls(frozenset(grams), frozenset(prefixes), tuple(sorted(t for t in tokens if t not in stated)), run)
+
+    def leaks(self, text: str) -> bool:
+        """Whether `text` repeats the instructions, plainly or base64-encoded."""
+        return self._repeats(text) or any(self._repeats(decoded) for decoded in _base64_texts(text))
+
+    def _repeats(self, text: str) -> bool:
+        lowered = text.lower()
+        if any(token in lowered for token in self.tokens):
+            return True
+        words = _words(text)
+        return any(tuple(words[i : i + self.run]) in self.grams for i in range(len(words) - self.run + 1))
+
+    def open_run(self, text: str) -> int:
+        """Where the words at the end of `text` that could still grow into a repeat start
+        (`len(text)` when none could): a streaming guard holds them back until the next words
+        show which it is."""
+        words = list(_WORD.finditer(text))
+        for length in range(min(self.run - 1, len(words)), 0, -1):
+            if tuple(m.group().lower() for m in words[-length:]) in self.prefixes:
+                return words[-length].start()
+        return len(text)
+
+
 _MAYBE_FACT = re.compile(r"[\d@{}#]|https?:|www\.|\.[a-z]{2,}", re.IGNORECASE)
 
 
@@ -178,11 +258,13 @@ class StreamGuard:
     text comes from `guard_reply` on the whole reply."""
 
     sources: Sequence[str]
+    shield: InstructionShield | None = None  # the instructions the reply must not repeat
     _known: SourceFacts = field(init=False)
     _pending: str = ""  # received, not yet released
     text: str = ""  # everything received
     _released: int = 0  # how much of `text` has been released (or withheld) so far
     withheld: list[Fact] = field(default_factory=list)  # unsupported facts kept from the customer
+    repeated_instructions: bool = False  # the reply repeats the instructions: nothing more is released
 
     @property
     def invented_number(self) -> bool:
@@ -208,6 +290,8 @@ class StreamGuard:
     def _release(self, *, final: bool) -> str:
         # Whole words only (the last one may still grow), and a held run until a word without a
         # possible fact follows it.
+        if self.repeated_instructions:
+            return ""
         if final:
             ready, self._pending = self._pending, ""
         else:
@@ -224,8 +308,15 @@ class StreamGuard:
             opened = cut_text.rfind("{{")
             if opened > cut_text.rfind("}}"):
                 cut_text = re.sub(r"\S*\Z", "", cut_text[:opened])
+            if self.shield is not None:
+                # Also hold the words that may be the start of a run of the instructions.
+                end = self._released + len(cut_text)
+                cut_text = cut_text[: max(self.shield.open_run(self.text[:end]), self._released) - self._released]
             ready = cut_text
             self._pending = self._pending[len(cut_text) :]
+        if self.shield is not None and self.shield.leaks(self.text):
+            self.repeated_instructions = True
+            return ""
         return self._clean(ready)
 
     def _clean(self, ready: str) -> str:

@@ -22,10 +22,16 @@ class PromptBuilder:
     company: str = "our shop"
     history_turns: int = 4  # earlier turns the model sees, besides the customer's last message
     max_turn_chars: int = 600  # a long paste is cut, so one message cannot crowd out the passage
+    instructions: str = INSTRUCTIONS  # `{company}` is filled in
+
+    def instructions_text(self) -> str:
+        """The instructions as the model sees them: the part of the system message that is not the
+        FAQ passage, which the grounding guard keeps out of replies."""
+        return self.instructions.format(company=self.company)
 
     def system_message(self, passages: Sequence[FaqDocument]) -> str:
         blocks = [f"Q: {p.question.strip()}\nA: {p.answer.strip()}" for p in passages]
-        return INSTRUCTIONS.format(company=self.company) + "\n\nFAQ passage:\n" + "\n\n".join(blocks)
+        return self.instructions_text() + "\n\nFAQ passage:\n" + "\n\n".join(blocks)
 
     def messages(self, history: Sequence[Turn], passages: Sequence[FaqDocument]) -> list[ChatMessage]:
         """System message with the passages, then the conversation ending with the customer's turn.

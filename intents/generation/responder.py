@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from intents.embeddings import Embedder, Vectors
-from intents.generation.grounding import StreamGuard, guard_reply, passage_sources
+from intents.generation.grounding import InstructionShield, StreamGuard, guard_reply, passage_sources
 from intents.generation.prompting import PromptBuilder
 from intents.generation.types import GenerationError, GenerationSettings, TextGenerator
+from intents.redaction import redact
 from intents.retrieval import RetrievalResponder
 from intents.streaming import split_for_streaming
 from intents.types import Answer, Turn
@@ -83,7 +84,9 @@ class GeneratingResponder:
             return float(np.max(source_vectors @ self.embedder.encode([text])[0]))
 
         messages = self.prompts.messages(history, passages)
-        guard = StreamGuard(sources)
+        # The company's name is in the instructions, and public: the reply may say it.
+        shield = InstructionShield.of(self.prompts.instructions_text(), [*sources, self.prompts.company])
+        guard = StreamGuard(sources, shield=shield)
         started = time.perf_counter()
         first_token_ms: float | None = None
         failure = ""
@@ -99,6 +102,9 @@ class GeneratingResponder:
                 if guard.invented_number:
                     failure = "stopped early: unsupported number"
                     break
+                if guard.repeated_instructions:
+                    failure = "stopped early: reply repeated its instructions"
+                    break
                 if released:
                     yield released
                 if self.min_passage_similarity > 0 and guard.sentences > checked_sentences:
@@ -110,10 +116,13 @@ class GeneratingResponder:
                         break
             else:
                 tail = guard.finish()
-                if tail:
+                if guard.repeated_instructions:
+                    failure = "reply repeated its instructions"
+                elif tail:
                     yield tail
         except GenerationError as exc:
-            logger.warning("generation failed, answering with the FAQ entry: %s", exc)
+            # A backend's error can quote what it was generating, and so what the customer wrote.
+            logger.warning("generation failed, answering with the FAQ entry: %s", redact(str(exc)))
             failure = "generator failed"
         finally:
             close = getattr(stream, "close", None)

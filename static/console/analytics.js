@@ -4,12 +4,29 @@
 (function () {
   "use strict";
 
+  // A JSON answer's body; an error for an error answer, or for the login page a lapsed session gets.
+  function jsonOf(response) {
+    var type = response.headers.get("Content-Type") || "";
+    if (type.indexOf("application/json") === -1) {
+      throw new Error("Your session has ended: reload the page and sign in again.");
+    }
+    return response.json().then(function (body) {
+      if (!response.ok) throw new Error(body.error || "The server answered " + response.status + ".");
+      return body;
+    });
+  }
+
   var root = document.getElementById("analytics");
   if (!root) return;
   var form = document.getElementById("analytics-filters");
   var errorBox = root.querySelector('[data-testid="error"]');
   var emptyBox = root.querySelector('[data-testid="empty"]');
   var unansweredBox = root.querySelector('[data-testid="unanswered"]');
+  var hotBox = root.querySelector('[data-testid="hot-topics"]');
+  var hotForm = document.getElementById("hot-topics-refresh");
+  var hotTimer = null;
+  var hotDelay = 0;
+  var sparklines = [];
   var timeZone = (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone || "";
   var charts = {};
   var requests = {};
@@ -58,16 +75,7 @@
       credentials: "same-origin",
       headers: { Accept: "application/json" },
       signal: controller.signal,
-    }).then(function (response) {
-      var type = response.headers.get("Content-Type") || "";
-      if (type.indexOf("application/json") === -1) {
-        throw new Error("Your session has ended: reload the page and sign in again.");
-      }
-      return response.json().then(function (body) {
-        if (!response.ok) throw new Error(body.error || "The server answered " + response.status + ".");
-        return body;
-      });
-    });
+    }).then(jsonOf);
   }
 
   function percent(value) {
@@ -249,8 +257,168 @@
     });
   }
 
+  var TRENDS = {
+    new: { arrow: "\u2605", title: "not asked the days before" },
+    rising: { arrow: "\u25B2", title: "asked more than the days before" },
+    steady: { arrow: "\u2192", title: "about as often as the days before" },
+    falling: { arrow: "\u25BC", title: "asked less than the days before" },
+  };
+  var DAY_MS = 24 * 3600 * 1000;
+
+  function trendText(topic) {
+    if (topic.change_percent === null) return TRENDS[topic.trend].arrow + " new";
+    var sign = topic.change_percent > 0 ? "+" : topic.change_percent < 0 ? "\u2212" : "\u00B1";
+    return TRENDS[topic.trend].arrow + " " + sign + Math.abs(topic.change_percent) + " %";
+  }
+
+  function sparkline(canvas, topic, body) {
+    // One bar per 24 h, up to the moment the report was computed: the days before in grey, the
+    // window's days in the accent colour.
+    var until = new Date(body.until).getTime();
+    var total = topic.daily.length;
+    var labels = topic.daily.map(function (_, i) {
+      var end = new Date(until - (total - i - 1) * DAY_MS);
+      return "24 h to " + end.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    });
+    var colors = topic.daily.map(function (_, i) { return i < body.days ? COLORS.muted : COLORS.accent; });
+    sparklines.push(new Chart(canvas, {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "Questions", data: topic.daily, backgroundColor: colors,
+        barPercentage: 1, categoryPercentage: 0.9 }] },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: { legend: { display: false } },
+        scales: { x: { display: false }, y: { display: false, beginAtZero: true } },
+      },
+    }));
+  }
+
+  function renderHotTopics(body) {
+    var list = hotBox.querySelector(".topics");
+    var status = hotBox.querySelector(".hot-topics-status");
+    var button = hotForm.querySelector("button");
+    sparklines.forEach(function (chart) { chart.destroy(); });
+    sparklines = [];
+    list.replaceChildren();
+    button.disabled = body.refreshing || body.site_ids.length === 0;
+    button.textContent = body.refreshing ? "Refreshing\u2026" : "Refresh";
+    var parts = [];
+    if (body.site_ids.length === 0) {
+      parts.push("You have no site yet.");
+    } else if (body.computed_at === null) {
+      parts.push(body.refreshing
+        ? "Computing the hot topics\u2026 (grouping the questions by meaning can take a minute)"
+        : "Not computed yet. Press Refresh.");
+    } else {
+      var sampled = body.sampled < body.questions ? " (a sample of " + body.sampled + " grouped, counts scaled up)" : "";
+      parts.push(plural(body.questions, "question", "questions") + sampled + " in the " + body.days +
+        " days up to " + new Date(body.until).toLocaleString() + ".");
+      if (body.topics.length === 0) parts.push("No question was asked twice about the same thing.");
+      if (body.refreshing) parts.push("Refreshing\u2026");
+    }
+    if (body.failed) parts.push("The last computation failed: " + body.failed);
+    status.textContent = parts.join(" ");
+    status.classList.toggle("error", Boolean(body.failed));
+    hotBox.dataset.computedAt = body.computed_at || "";
+    body.topics.forEach(function (topic) {
+      var item = document.createElement("li");
+      item.dataset.testid = "topic";
+      item.dataset.trend = topic.trend;
+      var head = document.createElement("div");
+      head.className = "topic-head";
+      var label = document.createElement("span");
+      label.className = "topic-label";
+      label.textContent = topic.label || "(its example questions were erased)";
+      var count = document.createElement("span");
+      count.className = "badge topic-count";
+      count.textContent = plural(topic.count, "question", "questions");
+      var trend = document.createElement("span");
+      trend.className = "topic-trend trend-" + topic.trend;
+      trend.dataset.testid = "topic-trend";
+      trend.textContent = trendText(topic);
+      trend.title = TRENDS[topic.trend].title;
+      head.append(label, count, trend);
+      var previous = document.createElement("div");
+      previous.className = "muted topic-previous";
+      previous.textContent = topic.previous_count + " in the " + body.days + " days before";
+      var examples = document.createElement("ul");
+      examples.className = "topic-examples";
+      topic.questions.slice(1).forEach(function (question) {
+        var example = document.createElement("li");
+        example.textContent = question;
+        examples.appendChild(example);
+      });
+      var box = document.createElement("div");
+      box.className = "sparkline";
+      var canvas = document.createElement("canvas");
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", "Questions per day: " + topic.daily.join(", "));
+      box.appendChild(canvas);
+      var text = document.createElement("div");
+      text.className = "topic-text";
+      text.append(head, examples, previous);
+      item.append(text, box);
+      list.appendChild(item);
+      sparkline(canvas, topic, body);
+    });
+  }
+
+  function siteOnly(params) {
+    // Hot topics cover a fixed window up to the last computation: only the site applies.
+    var only = new URLSearchParams();
+    if (params.get("site")) only.set("site", params.get("site"));
+    return only;
+  }
+
+  function pollHotTopics(body, params) {
+    clearTimeout(hotTimer);
+    if (!body.refreshing) { hotDelay = 0; return; }
+    // Ask again while a report is being computed, less often the longer it takes.
+    hotDelay = Math.min(hotDelay ? hotDelay * 1.5 : 2000, 30000);
+    hotTimer = setTimeout(function () { loadHotTopics(params, true); }, hotDelay);
+  }
+
+  function loadHotTopics(params, polling) {
+    clearTimeout(hotTimer);
+    if (!polling) hotDelay = 0;
+    hotBox.dataset.state = "loading";
+    hotForm.elements.site.value = params.get("site") || "";
+    return getJSON("hot", hotBox.dataset.url, siteOnly(params)).then(function (body) {
+      renderHotTopics(body);
+      hotBox.dataset.state = body.refreshing ? "refreshing" : "ready";
+      pollHotTopics(body, params);
+    }, function (error) {
+      if (error.name === "AbortError") return;
+      hotBox.querySelector(".hot-topics-status").textContent = "Could not load the hot topics: " + error.message;
+      hotBox.dataset.state = "error";
+    });
+  }
+
+  function refreshHotTopics(event) {
+    event.preventDefault();
+    var params = filterParams();
+    hotForm.elements.site.value = params.get("site") || "";
+    hotForm.querySelector("button").disabled = true;
+    fetch(hotForm.action, {
+      method: "POST",
+      body: new FormData(hotForm),
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": hotForm.elements.csrfmiddlewaretoken.value },
+    }).then(jsonOf).then(function (body) {
+      renderHotTopics(body);
+      hotBox.dataset.state = body.refreshing ? "refreshing" : "ready";
+      hotDelay = 0;
+      pollHotTopics(body, params);
+    }, function (error) {
+      hotForm.querySelector("button").disabled = false;
+      hotBox.querySelector(".hot-topics-status").textContent = "Could not refresh the hot topics: " + error.message;
+      hotBox.dataset.state = "error";
+    });
+  }
+
   function load(params) {
     loadMetrics(params);
+    loadHotTopics(params);
     loadUnanswered(params);
   }
 
@@ -265,6 +433,7 @@
   }
 
   form.addEventListener("submit", apply);
+  hotForm.addEventListener("submit", refreshHotTopics);
   // The site applies at once; dates apply with the button (or Enter), since a typed date changes
   // on every keystroke.
   form.elements.site.addEventListener("change", apply);

@@ -11,6 +11,8 @@
   var connectionEl = document.getElementById("connection");
   var template = document.getElementById("conversation-template");
 
+  var SEVERITIES = ["low", "medium", "high", "critical"];
+
   var state = {
     me: null,
     rows: new Map(), // conversation id -> inbox row
@@ -98,6 +100,9 @@
       case "message":
         if (state.open && frame.conversation === state.open.id) appendMessage(frame);
         break;
+      case "message_update":
+        if (state.open && frame.conversation === state.open.id) updateMessage(frame);
+        break;
       case "token":
         if (state.open && frame.conversation === state.open.id) appendToken(frame);
         break;
@@ -180,6 +185,8 @@
         flag.title = row.escalation;
         badges.appendChild(flag);
       }
+      var complaint = complaintBadge(row.complaint_category, row.complaint_severity);
+      if (complaint) badges.appendChild(complaint);
       top.appendChild(badges);
       item.appendChild(top);
       if (row.last_message) item.appendChild(el("div", "last", senderName(row.last_message.sender) + ": " + row.last_message.text));
@@ -279,6 +286,9 @@
     els.status.textContent = statusText(row.status);
     els.status.className = "badge " + row.status;
     els.assignee.textContent = row.assignee ? "with " + row.assignee.name : "";
+    var complaint = complaintBadge(row.complaint_category, row.complaint_severity);
+    els.complaint.replaceChildren();
+    if (complaint) els.complaint.appendChild(complaint);
     var mine = row.status === "human" && row.assignee && state.me && row.assignee.id === state.me.id;
     var closed = row.status === "closed";
     setVisible("claim", !closed && !row.assignee);
@@ -305,20 +315,10 @@
     var bubble = el("div", "msg " + message.sender);
     bubble.dataset.seq = String(message.seq);
     bubble.appendChild(document.createTextNode(message.text));
-    var meta = [];
-    if (message.sender === "operator" && message.author) meta.push(message.author);
-    if (message.sender === "bot") {
-      if (message.decision) meta.push(message.decision + (message.decision_reason ? ": " + message.decision_reason : ""));
-      if (message.intent) meta.push("intent " + message.intent);
-      if (message.confidence != null) meta.push("confidence " + Number(message.confidence).toFixed(2));
-      if (message.timings && message.timings.first_token != null) meta.push("first token " + Math.round(message.timings.first_token) + " ms");
-      if (message.model_version) meta.push(message.model_version);
-      if (message.feedback) meta.push("customer: " + (message.feedback === "up" ? "👍" : "👎"));
-    }
-    if (message.sender === "customer" && message.sentiment_label) meta.push("sentiment " + message.sentiment_label);
-    meta.push(new Date(message.created_at).toLocaleTimeString());
-    var metaEl = el("div", "meta", meta.join(" · "));
+    var metaEl = el("div", "meta", messageMeta(message));
+    metaEl.dataset.role = "meta";
     bubble.appendChild(metaEl);
+    if (message.sender === "customer") bubble.appendChild(sentimentCorrector(message));
     if (message.sender === "bot" && message.sources && message.sources.length) {
       var sources = el("div", "meta", "Sources: " + message.sources.map(function (s) {
         return s.question + (s.score != null ? " (" + Number(s.score).toFixed(2) + ")" : "");
@@ -331,6 +331,69 @@
     open.els.transcript.appendChild(bubble);
     scrollDown();
     showTyping(null);
+  }
+
+  // A message already shown changed: its sentiment, complaint, correction or the customer's feedback.
+  function updateMessage(message) {
+    var bubble = state.open.els.transcript.querySelector('.msg[data-seq="' + Number(message.seq) + '"]');
+    if (!bubble) return;
+    var metaEl = bubble.querySelector('[data-role="meta"]');
+    if (metaEl) metaEl.textContent = messageMeta(message);
+    var select = bubble.querySelector("select[data-role=correct]");
+    if (select) select.value = message.sentiment_corrected || "";
+  }
+
+  function messageMeta(message) {
+    var meta = [];
+    if (message.sender === "operator" && message.author) meta.push(message.author);
+    if (message.sender === "bot") {
+      if (message.decision) meta.push(message.decision + (message.decision_reason ? ": " + message.decision_reason : ""));
+      if (message.intent) meta.push("intent " + message.intent);
+      if (message.confidence != null) meta.push("confidence " + Number(message.confidence).toFixed(2));
+      if (message.timings && message.timings.first_token != null) meta.push("first token " + Math.round(message.timings.first_token) + " ms");
+      if (message.model_version) meta.push(message.model_version);
+      if (message.feedback) meta.push("customer: " + (message.feedback === "up" ? "👍" : "👎"));
+    }
+    if (message.sender === "customer" && message.sentiment_label) meta.push("sentiment " + message.sentiment_label);
+    if (message.sender === "customer" && message.complaint_category) {
+      meta.push(complaintText(message.complaint_category, message.complaint_severity));
+    }
+    meta.push(new Date(message.created_at).toLocaleTimeString());
+    return meta.join(" · ");
+  }
+
+  // "Label as": an operator's sentiment label for a customer message, for the next sentiment
+  // model (the Learning page's retraining uses it).
+  function sentimentCorrector(message) {
+    var label = el("label", "meta correct", "Label as ");
+    var select = document.createElement("select");
+    select.dataset.role = "correct";
+    [["", "—"], ["negative", "negative"], ["neutral", "neutral"], ["positive", "positive"]].forEach(function (o) {
+      var option = document.createElement("option");
+      option.value = o[0];
+      option.textContent = o[1];
+      select.appendChild(option);
+    });
+    select.value = message.sentiment_corrected || "";
+    var conversation = state.open.id;
+    select.addEventListener("change", function () {
+      if (!select.value) return;
+      var url = config.dataset.sentimentUrl
+        .replace("111111111", String(conversation))
+        .replace("222222222", String(message.seq));
+      var body = new URLSearchParams({ label: select.value });
+      fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": config.querySelector("input[name=csrfmiddlewaretoken]").value },
+        body: body,
+      }).then(function (response) {
+        if (!response.ok) return response.json().then(function (r) { toast(r.error || "Could not save the label."); });
+        toast("Labelled " + select.value + ": the next sentiment training uses it.");
+      }).catch(function () { toast("Could not save the label."); });
+    });
+    label.appendChild(select);
+    return label;
   }
 
   function appendToken(frame) {
@@ -472,6 +535,20 @@
   }
 
   // --- helpers ---
+
+  function complaintText(category, severity) {
+    return "complaint: " + category.replace(/_/g, " ") + (severity ? " · " + severity : "");
+  }
+
+  // "complaint: delivery · high", or null without a complaint. The severity picks the badge's
+  // class only when it is a known one, so no server value ever becomes a class name of its own.
+  function complaintBadge(category, severity) {
+    if (!category) return null;
+    var level = SEVERITIES.indexOf(severity) >= 0 ? severity : "low";
+    var badge = el("span", "badge complaint severity-" + level, complaintText(category, severity));
+    badge.dataset.testid = "complaint";
+    return badge;
+  }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);

@@ -5,7 +5,6 @@ setup, SQLite), under the console's real CSP: the charts are drawn from the seed
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,10 +12,10 @@ import pytest
 
 from tests.analytics import seed
 from tests.processes import manage
+from tests.support.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "analyst-password-4711"
 WATCH_CSP = """
 window.__csp = [];
@@ -40,15 +39,8 @@ def seeded(embedded_server: Any) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -197,4 +189,66 @@ def test_unanswered_questions_are_grouped_and_shown_as_plain_text(page: Any, see
     assert clusters(page)[1] == (seed.HTML_QUESTION, "1 question", [seed.HTML_QUESTION])  # beta's, at 12:00 on the 3rd
     assert page.locator('[data-testid="unanswered"]').locator("img, b").count() == 0
     assert page.evaluate("window.__pwned") is None
+    assert_no_csp_violation(page)
+
+
+@pytest.fixture(scope="module")
+def hot_sites(embedded_server: Any) -> dict[str, int]:
+    """Sites "hot" and "cold" with the questions of tests/analytics/hot_topics_seed.py (recent)."""
+    out = manage(
+        "shell",
+        "-c",
+        "from tests.analytics.hot_topics_seed import seed_and_print; seed_and_print()",
+        env=embedded_server.env,
+    )
+    sites: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+    return sites
+
+
+def hot_topics(page: Any) -> list[tuple[str, str, str, list[int]]]:
+    """Each topic shown: its label, count, trend and the data its sparkline was drawn with."""
+    return [
+        tuple(row)  # type: ignore[misc]
+        for row in page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid="topic"]')].map((item) => [
+                item.querySelector(".topic-label").textContent,
+                item.querySelector(".topic-count").textContent,
+                item.querySelector('[data-testid="topic-trend"]').textContent,
+                Chart.getChart(item.querySelector("canvas")).data.datasets[0].data,
+            ])"""
+        )
+    ]
+
+
+def test_hot_topics_are_computed_on_the_first_visit_and_refreshed_on_request(
+    page: Any, hot_sites: dict[str, int], embedded_server: Any
+) -> None:
+    from tests.analytics import hot_topics_seed
+
+    page.goto(f"{embedded_server.http}/console/analytics/?site={hot_sites['hot']}")
+    # No report yet: the visit asks for one (a thread of the embedded server), the page polls.
+    section = page.locator('[data-testid="hot-topics"][data-state="ready"]')
+    section.wait_for(timeout=60_000)
+    shown = hot_topics(page)
+    assert [(count, trend) for _, count, trend, _ in shown] == [
+        ("5 questions", "\u25b2 +400 %"),
+        ("3 questions", "\u25bc \u221240 %"),
+        ("2 questions", "\u2605 new"),
+    ]
+    assert shown[0][0] in hot_topics_seed.ORDER and shown[2][0] in hot_topics_seed.REFUND
+    assert shown[0][3] == [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 2]  # two weeks, a bar per day
+    assert "11 questions in the 7 days up to" in page.locator('[data-testid="hot-topics-status"]').inner_text()
+
+    computed = page.locator('[data-testid="hot-topics"]').get_attribute("data-computed-at")
+    page.get_by_role("button", name="Refresh").click()
+    page.wait_for_function(
+        """(before) => {
+            const box = document.querySelector('[data-testid="hot-topics"]');
+            return box.dataset.state === "ready" && box.dataset.computedAt && box.dataset.computedAt !== before;
+        }""",
+        arg=computed,
+        timeout=60_000,
+    )
+    assert len(hot_topics(page)) == 3
+    assert page.get_by_role("button", name="Refresh").is_enabled()
     assert_no_csp_violation(page)

@@ -4,7 +4,6 @@ origin that embeds the widget with its one script tag."""
 from __future__ import annotations
 
 import http.server
-import shutil
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -12,7 +11,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.support.browser import chromium
+
 HOST_PAGE = """<!doctype html><html><head><title>Host shop</title>
 <style>* { font-family: serif !important; } button { background: red !important; }</style></head>
 <body><h1>A shop on another origin</h1>
@@ -46,22 +46,8 @@ def host_page(embedded_server: Any) -> Iterator[str]:
 # asyncio tests of other modules cannot share.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -77,6 +77,8 @@ def test_an_operator_sees_a_waiting_customer_live_takes_over_and_they_talk(
     customer.locator('[data-testid="input"]').fill("My lamp arrived broken.")
     customer.locator('[data-testid="input"]').press("Enter")
     console.locator(".transcript .msg.customer", has_text="My lamp arrived broken.").wait_for(timeout=20_000)
+    # Classified off the reply path, then shown in the open conversation's head.
+    console.locator('.conv-head [data-testid="complaint"]', has_text="complaint: ").wait_for(timeout=60_000)
 
     console.check('input[name="mode"][value="note"]')
     console.fill(".composer textarea", "Offer a replacement, order looks legit")

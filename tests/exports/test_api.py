@@ -195,7 +195,7 @@ def test_only_get_is_allowed(seed: Seed, client: Client, token_for: Callable[[An
 def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """The rate limiter's clock, set by the test (so a minute never turns over mid-test)."""
     now = SimpleNamespace(value=1_000_030.0)  # 10 s into a minute window
-    monkeypatch.setattr("chatbot.exports.services.time", SimpleNamespace(time=lambda: now.value))
+    monkeypatch.setattr("chatbot.ratelimit.time", SimpleNamespace(time=lambda: now.value))
     return now
 
 

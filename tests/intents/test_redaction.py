@@ -28,6 +28,12 @@ def with_check_digit(body: str) -> str:
         ("mailto:support@shop-example.com?subject=hi", "mailto:[email]?subject=hi"),
         ("renée.lefèvre@exemple.fr", "[email]"),
         ("jane.doe.1987@example.com", "[email]"),
+        # Percent-encoded, as a page URL holds it after a form was sent with GET.
+        (
+            "https://shop.example.com/account?email=jane.doe%40example.com&step=2",
+            "https://shop.example.com/account?email=[email]&step=2",
+        ),
+        ("100%40 off, 50%40offers", "100%40 off, 50%40offers"),
     ],
 )
 def test_email_addresses_are_redacted(text: str, expected: str) -> None:
@@ -167,16 +173,26 @@ def test_text_without_personal_data_is_returned_unchanged() -> None:
     assert redact("") == ""
 
 
-def test_redaction_is_fast_on_long_and_adversarial_text() -> None:
-    texts = [
-        "where is my order LL-2024-000123, it was 49.90 " * 20_000,
-        "a@" * 50_000,
-        "1 " * 100_000,
-        "1-" * 100_000 + "x",
-        ("x" * 50 + "@") * 5_000,
+def test_redaction_time_grows_linearly_on_long_and_adversarial_text() -> None:
+    """Four times the text takes about four times as long (a quadratic scan would take sixteen).
+    A ratio, not a time limit, so a busy machine does not fail it."""
+    patterns = [
+        "where is my order LL-2024-000123, it was 49.90 ",
+        "a@",
+        "1 ",
+        "1-",
+        "x" * 50 + "@",
     ]
-    started = time.perf_counter()
-    for text in texts:
-        redact(text)
-    # Linear scans finish in well under a second; anything quadratic takes minutes.
-    assert time.perf_counter() - started < 5
+
+    def seconds(text: str) -> float:
+        best = float("inf")
+        for _ in range(2):  # the better of two runs: less noise from other processes
+            started = time.perf_counter()
+            redact(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    for pattern in patterns:
+        repeats = max(1, 20_000 // len(pattern))
+        small, large = seconds(pattern * repeats + "x"), seconds(pattern * repeats * 4 + "x")
+        assert large < 8 * small + 0.05, f"{pattern!r}: {small:.3f} s, then {large:.3f} s for 4x the text"

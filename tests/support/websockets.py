@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -48,12 +49,18 @@ class Widget:
         await self.communicator.disconnect()
 
 
-async def connect(site: str = "demo", origin: str | None = ORIGIN, token: str | None = None) -> tuple[bool, Any]:
-    path = f"/ws/chat/?site={site}" + (f"&token={token}" if token else "")
+async def connect(
+    site: str = "demo", origin: str | None = ORIGIN, token: str | None = None, client: str | None = None
+) -> tuple[bool, Any]:
+    """Open a widget connection. `client`: the address the server sees (Channels' communicator
+    gives none, so per-IP limits count nothing unless a test says)."""
+    path = f"/ws/chat/?site={site}" + (f"&token={quote(token)}" if token else "")
     headers = [(b"host", b"chat.example.net")]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     communicator = WebsocketCommunicator(APP, path, headers=headers)
+    if client is not None:
+        communicator.scope["client"] = (client, 50000)
     connected, code = await communicator.connect(timeout=10)
     if not connected:
         return False, code

@@ -47,6 +47,7 @@ class Command(BaseCommand):
         promote.add_argument("--kind", choices=ModelKind.values, help="needed when kinds share the name")
         rollback = actions.add_parser("rollback", help="re-activate the version active before the current one")
         rollback.add_argument("kind", choices=ModelKind.values)
+        rollback.add_argument("--scope", default="", help="e.g. site:demo for a site's intent classifier")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -63,9 +64,10 @@ class Command(BaseCommand):
             self.stdout.write("No model versions registered.")
         for version in versions:
             marker = "*" if version.is_active else " "
+            scope = f" [{version.scope}]" if version.scope else ""
             metrics = " ".join(f"{k}={v}" for k, v in version.metrics.items() if isinstance(v, int | float))
             self.stdout.write(
-                f"{marker} {version.pk:>4} {version.kind:<9} {version.name:<40} "
+                f"{marker} {version.pk:>4} {version.kind:<9} {version.name + scope:<40} "
                 f"{version.created_at:%Y-%m-%d %H:%M}  {metrics}".rstrip()
             )
 
@@ -94,7 +96,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{version.name} is now the active {version.kind} model.")
 
     def _rollback(self, options: dict[str, Any]) -> None:
-        version = model_version_rollback(kind=options["kind"], by=_who())
+        version = model_version_rollback(kind=options["kind"], scope=options["scope"], by=_who())
         self.stdout.write(f"Rolled back: {version.name} is the active {version.kind} model again.")
 
 
@@ -102,6 +104,7 @@ def _as_json(version: ModelVersion) -> dict[str, Any]:
     return {
         "id": version.pk,
         "kind": version.kind,
+        "scope": version.scope,
         "name": version.name,
         "path": version.path,
         "base_model": version.base_model,

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from chatbot.console.models import CannedResponse, Operator, Role
+from chatbot.intents.models import Intent, IntentAction
 from chatbot.intents.services import gate_policy_tune, labelled_questions_read
 from chatbot.knowledge.answering import faq_embed_stale
 from chatbot.knowledge.services import faq_entries_from_file, faq_import
@@ -52,6 +53,7 @@ class Command(BaseCommand):
                 f"clarify margin {tuned['clarify_margin']} ({tuned['answered_wrong']:.0%} answered wrongly)."
             )
         self._canned_responses(site)
+        self._intents(site)
         if not options["no_admin"]:
             self._admin_user()
             self._operator(site)
@@ -77,12 +79,85 @@ class Command(BaseCommand):
         operator.sites.add(site)
         self.stdout.write(self.style.SUCCESS(f"Operator console login: operator / {password}"))
 
+    def _intents(self, site: Site) -> None:
+        """Intents besides the FAQ. Inert until a classifier is trained: the learning loop's first
+        run (console: Learning) trains one from these examples and the FAQ's phrasings."""
+        for name, action, description, response, examples in DEMO_INTENTS:
+            Intent.objects.get_or_create(
+                site=site,
+                name=name,
+                defaults={"action": action, "description": description, "response": response, "examples": examples},
+            )
+
     def _canned_responses(self, site: Site) -> None:
         for shortcut, title, text in DEMO_CANNED:
             CannedResponse.objects.update_or_create(
                 site=site, shortcut=shortcut, defaults={"title": title, "text": text}
             )
 
+
+DEMO_INTENTS = [
+    (
+        "greeting",
+        IntentAction.SMALLTALK,
+        "The customer says hello.",
+        "Hello! How can I help you today? You can ask me about orders, delivery, returns or our products.",
+        [
+            "hi",
+            "hello",
+            "hey there",
+            "good morning",
+            "good afternoon",
+            "hello, anyone there?",
+            "hi! quick question",
+            "hey",
+            "good evening",
+            "hiya",
+            "hello hello",
+            "greetings",
+        ],
+    ),
+    (
+        "thanks",
+        IntentAction.SMALLTALK,
+        "The customer thanks us or says goodbye.",
+        "You're welcome! Is there anything else I can help you with?",
+        [
+            "thanks",
+            "thank you",
+            "thanks a lot",
+            "great, thank you!",
+            "cheers",
+            "perfect, thanks",
+            "that helps, thanks",
+            "ok thank you bye",
+            "thank you so much",
+            "many thanks",
+            "bye",
+            "awesome thanks",
+        ],
+    ),
+    (
+        "human",
+        IntentAction.HANDOFF,
+        "The customer wants a person.",
+        "",
+        [
+            "can I talk to a real person",
+            "I want to speak to someone",
+            "get me an agent",
+            "is there a human I can chat with",
+            "connect me to customer service",
+            "let me talk to your staff",
+            "I need a real human please",
+            "can someone from the team help me",
+            "transfer me to an operator",
+            "stop, I want a person",
+            "speak to a representative",
+            "put me through to support staff",
+        ],
+    ),
+]
 
 DEMO_CANNED = [
     ("hello", "Greeting", "Hi, I'm here to help. Let me have a look at this for you."),

@@ -1,0 +1,88 @@
+"""A safety net for personal data in logs: every record that reaches a handler has its e-mail
+addresses, phone numbers and card numbers replaced (`intents.redaction`), and visitor tokens in
+URLs masked.
+
+The code itself logs ids, not what customers type. This catches what it does not control: an
+exception whose message quotes a customer's words, a library's debug line, and uvicorn's lines
+for each websocket, whose query string holds the page the visitor is on (`?page=...%3Femail%3D
+jo%2540example.org`, percent-encoded, which is decoded before it is checked) and the visitor's
+token (which opens their conversation).
+
+Wired into `settings.LOGGING` on the console handler (uvicorn's loggers are routed through it),
+and onto Celery's handlers in `chatbot/celery.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from intents.redaction import redact
+
+# A run of URL characters with a percent-escape or a `+` (a space, in a query string) in it.
+_ENCODED = re.compile(r"[^\s\"'<>]*(?:%[0-9A-Fa-f]{2}|\+)[^\s\"'<>]*")
+_TOKEN_PARAM = re.compile(r"(?<![\w-])(token=)[^&\s\"'#]+")
+_MAX_UNQUOTE = 3  # a page URL inside a query string is encoded twice
+
+
+def _decoded(text: str) -> str:
+    for _ in range(_MAX_UNQUOTE):
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text
+
+
+def _redact_encoded(match: re.Match[str]) -> str:
+    raw = match.group()
+    decoded = _decoded(raw)
+    redacted = redact(decoded)
+    # Then with `+` read as a space (`card=4111+1111+...`), after the first pass, so the `+` of
+    # an address (`jo+shop@...`) has already gone with it.
+    spaced = redacted.replace("+", " ")
+    if redact(spaced) != spaced:
+        redacted = redact(spaced)
+    redacted = _TOKEN_PARAM.sub(r"\1[token]", redacted)
+    # Left as it was when decoding finds nothing: the line stays what the library wrote.
+    return raw if redacted == decoded else redacted
+
+
+def redact_log_text(text: str) -> str:
+    """`text` without personal data or visitor tokens, looking inside percent-encoded URLs too."""
+    if "%" in text or "+" in text:
+        text = _ENCODED.sub(_redact_encoded, text)
+    if "token=" in text:
+        text = _TOKEN_PARAM.sub(r"\1[token]", text)
+    return redact(text)
+
+
+def _redact_arg(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value  # kept as they are, so `%d` and `%.2f` still format them
+    text = value if isinstance(value, str) else str(value)
+    redacted = redact_log_text(text)
+    # An object is kept when its text has nothing to redact, so `%r` still shows its repr.
+    return value if redacted == text and not isinstance(value, str) else redacted
+
+
+class PersonalDataFilter(logging.Filter):
+    """Redacts a record's message, arguments, traceback and stack in place; never drops one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_log_text(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_redact_arg(value) for value in record.args)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_log_text(record.stack_info)
+        return True
