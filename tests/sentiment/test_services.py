@@ -41,8 +41,12 @@ def test_scoring_a_customer_message_updates_it_and_its_conversation_and_tells_th
     assert (conversation.sentiment, conversation.sentiment_label) == (message.sentiment, "negative")
     # So upset that the inbox flags it too (the strongly negative rule).
     assert published == [
-        {"site_id": conversation.site_id, "conversation_id": conversation.pk, "kind": kind}
-        for kind in ("escalated", "sentiment")
+        *(
+            {"site_id": conversation.site_id, "conversation_id": conversation.pk, "kind": kind}
+            for kind in ("escalated", "sentiment")
+        ),
+        # And the message itself, for a console that shows the conversation.
+        {"site_id": conversation.site_id, "conversation_id": conversation.pk, "kind": "sentiment", "seq": message.seq},
     ]
 
 
