@@ -416,5 +416,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "uvicorn": {"handlers": ["console"], "propagate": False},
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
+        # A message dropped because a channel is full (CHATBOT_CHANNEL_CAPACITY) is logged by
+        # channels_redis at INFO: kept visible whatever LOG_LEVEL says.
+        "channels_redis": {"level": "INFO"},
     },
 }
