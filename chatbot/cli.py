@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 
+def cli_user() -> str:
+    """Who ran a command, for audit fields ("cli:alice")."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name, e.g. in a container with an arbitrary uid
+        return "cli"
+
+
 def training_device(fallback: str) -> str:
     """CUDA when this machine has it, else `fallback` (the configured device)."""
     import torch

@@ -146,31 +146,6 @@ def write_jsonl(pairs: Iterable[TrainingPair], path: Path | str) -> int:
     return count
 
 
-def read_jsonl(path: Path | str) -> list[TrainingPair]:
-    """Pairs written by `write_jsonl`."""
-    pairs = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                pairs.append(
-                    TrainingPair(
-                        str(item["question"]),
-                        str(item["answer"]),
-                        str(item.get("source", "")),
-                        str(item.get("site", "")),
-                        str(item.get("intent", "")),
-                        tuple(Passage(str(p["question"]), str(p["answer"])) for p in item.get("passages") or ()),
-                        dict(item.get("origin") or {}),
-                    )
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise ValueError(f"{path}:{number}: not a training pair ({exc})") from exc
-    return pairs
-
-
 @dataclass(frozen=True)
 class LoggedMessage:
     """One stored message of a conversation, as much of it as the pairing needs."""
@@ -243,18 +218,14 @@ class PromotionDecision:
 
 
 def promotion_decision(
-    candidate: Mapping[str, Any], active: Mapping[str, Any] | None, rule: PromotionRule
+    candidate: Mapping[str, Any], active: Mapping[str, Any], rule: PromotionRule
 ) -> PromotionDecision:
-    """Compare the candidate's golden-set metrics with the active model's (measured on the same
-    golden set in the same run). No active model: the candidate's `baseline` figure (e.g. what
-    answering without a model scores) stands in for it."""
+    """Compare the candidate's golden-set metrics with those of what serves now (the active
+    model, or what answers without one), measured on the same golden set in the same run."""
     value = _number(candidate, rule.metric)
     if value is None:
         return PromotionDecision(False, f"the candidate has no {rule.metric}")
-    reference = active if active is not None else candidate.get("baseline")
-    against = "the active model" if active is not None else "the baseline"
-    if not isinstance(reference, Mapping):
-        return PromotionDecision(True, f"{rule.metric} {value:.4f}; nothing to compare with")
+    reference, against = active, "the active model"
     reference_value = _number(reference, rule.metric)
     if reference_value is None:
         return PromotionDecision(True, f"{rule.metric} {value:.4f}; {against} has no {rule.metric}")

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from chatbot.learning.golden import golden_rows
+from chatbot.learning.golden import golden_questions, golden_rows
 from chatbot.learning.selectors import sentiment_corrections
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active, site_scope
@@ -76,10 +76,6 @@ class Retrainer(Protocol):
         ...
 
 
-def golden_questions(golden: Sequence[dict[str, Any]]) -> set[str]:
-    return {normalised(str(row.get("question") or row.get("text") or "")) for row in golden}
-
-
 # --- Intents ---------------------------------------------------------------------------------
 
 
@@ -122,8 +118,9 @@ class IntentRetrainer:
         from intents.training import TrainingConfig, train_intent_classifier
 
         site = _site_of(target)
-        known = {e.intent for e in self._examples(site)}
-        examples = self._examples(site) + [
+        own = self._examples(site)
+        known = {e.intent for e in own}
+        examples = own + [
             Example(pair.question, pair.intent)
             for pair in pairs
             if pair.source == "liked_answer" and pair.site == site.key and pair.intent in known

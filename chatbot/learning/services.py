@@ -31,13 +31,14 @@ from django.utils import timezone
 
 from chatbot.background import background_dispatch
 from chatbot.conversations import events
+from chatbot.learning.golden import golden_questions
 from chatbot.learning.models import RunStatus, RunTrigger, SentimentCorrection, TrainingRun
-from chatbot.learning.retrainers import RETRAINERS, Retrainer, SkipTarget, Target, golden_questions
+from chatbot.learning.retrainers import RETRAINERS, Retrainer, SkipTarget, Target
 from chatbot.learning.selectors import training_pairs_collect, training_run_open
 from chatbot.registry.models import ModelKind
 from chatbot.registry.services import model_version_promote, model_version_register
 from chatbot.sites.models import Site
-from intents.learning import PreparedPairs, prepare_pairs, promotion_decision, write_jsonl
+from intents.learning import PreparedPairs, TrainingPair, prepare_pairs, promotion_decision, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,12 @@ class TrainingRunError(ValueError):
 @dataclass(frozen=True)
 class DatasetReport:
     path: Path
-    pairs: int
+    kept: list[TrainingPair]
     stats: dict[str, dict[str, int]]
+
+    @property
+    def pairs(self) -> int:
+        return len(self.kept)
 
 
 def training_dataset_build(
@@ -64,8 +69,8 @@ def training_dataset_build(
     prepared: PreparedPairs = prepare_pairs(
         training_pairs_collect(site=site), exclude_questions=exclude_questions or ()
     )
-    count = write_jsonl(prepared.pairs, path)
-    return DatasetReport(path, count, prepared.stats)
+    write_jsonl(prepared.pairs, path)
+    return DatasetReport(path, prepared.pairs, prepared.stats)
 
 
 def training_run_request(
@@ -144,9 +149,7 @@ def training_run_execute(run_id: int, retrainers: Mapping[str, Retrainer] | None
         dataset = training_dataset_build(site=run.site, path=directory / "dataset.jsonl", exclude_questions=held)
         run.dataset_path, run.dataset_stats = str(dataset.path), {"pairs": dataset.pairs, "sources": dataset.stats}
         run.save(update_fields=["dataset_path", "dataset_stats"])
-        from intents.learning import read_jsonl
-
-        pairs = read_jsonl(dataset.path)
+        pairs = dataset.kept
         for number, target in enumerate(targets, 1):
             reporter.stage(f"{target.label}: training", number, steps)
             report = _retrain(run, retrainers[target.kind], target, goldens[target], pairs, directory, reporter)
@@ -167,7 +170,7 @@ def _retrain(
     retrainer: Retrainer,
     target: Target,
     golden: list[dict[str, Any]] | Exception,
-    pairs: list[Any],
+    pairs: list[TrainingPair],
     directory: Path,
     reporter: _Reporter,
 ) -> dict[str, Any]:

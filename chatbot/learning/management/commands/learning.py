@@ -8,7 +8,6 @@ python manage.py learning golden [--rebuild KIND] [--scope SCOPE]
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from chatbot.cli import cli_user
 from chatbot.learning.models import GoldenSet, RunTrigger, TrainingRun
 from chatbot.sites.models import Site
 
@@ -50,18 +50,13 @@ class Command(BaseCommand):
         return site
 
     def _dataset(self, options: dict[str, Any]) -> None:
+        from chatbot.learning.golden import GoldenSetError, golden_questions_frozen
         from chatbot.learning.services import training_dataset_build
 
-        golden_texts: set[str] = set()
-        from intents.learning import normalised
-
-        for golden in GoldenSet.objects.all():
-            try:
-                for line in Path(golden.path).read_text(encoding="utf-8").splitlines():
-                    row = json.loads(line)
-                    golden_texts.add(normalised(str(row.get("question") or row.get("text") or "")))
-            except OSError as exc:
-                raise CommandError(f"{golden}: {exc}") from exc
+        try:
+            golden_texts = golden_questions_frozen()
+        except GoldenSetError as exc:
+            raise CommandError(str(exc)) from exc
         report = training_dataset_build(
             site=self._site(options["site"]), path=options["out"], exclude_questions=golden_texts
         )
@@ -76,7 +71,7 @@ class Command(BaseCommand):
                 kinds=kinds,
                 site=self._site(options["site"]),
                 trigger=RunTrigger.COMMAND,
-                requested_by=_who(),
+                requested_by=cli_user(),
                 dispatch=False,
             )
         except TrainingRunError as exc:
@@ -144,10 +139,3 @@ def _as_json(run: TrainingRun) -> dict[str, Any]:
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
-
-
-def _who() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"

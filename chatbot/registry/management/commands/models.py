@@ -8,13 +8,13 @@ python manage.py models rollback KIND
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from chatbot.cli import cli_user
 from chatbot.registry.models import ModelKind, ModelVersion
 from chatbot.registry.selectors import model_versions_list, model_versions_matching
 from chatbot.registry.services import (
@@ -92,11 +92,11 @@ class Command(BaseCommand):
         if len(matches) > 1:
             kinds = ", ".join(version.kind for version in matches)
             raise CommandError(f"{options['version']!r} names versions of several kinds ({kinds}); give --kind.")
-        version = model_version_promote(version=matches[0], by=_who())
+        version = model_version_promote(version=matches[0], by=cli_user())
         self.stdout.write(f"{version.name} is now the active {version.kind} model.")
 
     def _rollback(self, options: dict[str, Any]) -> None:
-        version = model_version_rollback(kind=options["kind"], scope=options["scope"], by=_who())
+        version = model_version_rollback(kind=options["kind"], scope=options["scope"], by=cli_user())
         self.stdout.write(f"Rolled back: {version.name} is the active {version.kind} model again.")
 
 
@@ -127,10 +127,3 @@ def _json_object(path: Path | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CommandError(f"{path}: expected one JSON object, found {type(value).__name__}")
     return value
-
-
-def _who() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name, e.g. in a container with an arbitrary uid
-        return "cli"
