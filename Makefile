@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-faq bench-dialogue bench-export clean
+.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -76,6 +76,9 @@ format: install-dev
 
 bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000 sessions (prints JSON)
 	$(PY) bench/ws_load.py $(BENCH_ARGS)
+
+bench-soak: install-dev services ## soak: 500 open sessions, 20 msg/s for 10 min on the real stack, stub responder (prints JSON)
+	$(PY) bench/soak.py $(BENCH_ARGS)
 
 bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
 	$(PY) bench/faq_retrieval.py

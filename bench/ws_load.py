@@ -1,7 +1,7 @@
 """Websocket load: the widget's chat socket against a bare echo on the same server.
 
     python bench/ws_load.py [--sessions 10,100,1000] [--duration 20] [--rate 0.2 | --total-rate 200]
-                            [--url ws://127.0.0.1:8000] [--server-env KEY=VALUE ...]
+                            [--url ws://127.0.0.1:8000] [--server-env KEY=VALUE ...] [--web-workers 1]
 
 Without `--url` it starts the distributed stack on loopback itself: a `chatbot_bench` PostgreSQL
 database (created if missing, flushed, migrated, demo site set up), Redis db 13 (flushed), one
@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -85,11 +86,7 @@ DEFAULT_ORIGIN = "https://shop.bench.example"  # a customer's shop embedding the
 PAGE_URL = "https://shop.bench.example/products/linen-duvet-cover"
 USER_AGENT = "ws_load/1 (picows)"
 # The server's abuse limits (README, "Operations: abuse limits"), all off for the benchmark.
-RATE_LIMITS_OFF = {
-    f"CHATBOT_RATE_{event}_PER_{scope}": "0"
-    for event in ("CONNECTIONS", "MESSAGES", "CONVERSATIONS")
-    for scope in ("IP", "VISITOR", "SITE")
-}
+RATE_LIMITS_OFF = processes.RATE_LIMITS_OFF
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROBLEM_MARKERS = (" ERROR ", "ERROR/", "ERROR:", "CRITICAL", "Traceback", "Exception", "WARNING")
 # Celery logs the model's progress bars (stderr) as WARNING lines; they are not problems.
@@ -323,15 +320,21 @@ class Session(WSListener):  # type: ignore[misc]
 
 
 async def open_session(
-    url: str, phase: Phase, headers: dict[str, str], limit_s: float
+    url: str,
+    phase: Phase,
+    headers: dict[str, str],
+    limit_s: float,
+    factory: Callable[[Phase], Session] = Session,
 ) -> tuple[Session | None, float, str]:
-    """Connect and (chat) wait for the `session` frame: (session or None, seconds, failure reason)."""
+    """Connect and (chat) wait for the `session` frame: (session or None, seconds, failure reason).
+
+    `factory` makes the listener (a `Session` subclass for clients that track more)."""
     started = time.perf_counter()
     listener: Session | None = None
     try:
         async with asyncio.timeout(limit_s):
             _, listener = await picows.ws_connect(
-                lambda: Session(phase), url, extra_headers=headers, websocket_handshake_timeout=limit_s
+                lambda: factory(phase), url, extra_headers=headers, websocket_handshake_timeout=limit_s
             )
             assert listener is not None
             await listener.ready
@@ -536,7 +539,8 @@ def tracking(started: list[processes.Process]) -> Iterator[None]:
 
 
 class Stack:
-    """PostgreSQL database + Redis db + one uvicorn + one Celery worker, all on loopback."""
+    """PostgreSQL database + Redis db + uvicorn (`args.web_workers` processes) + one Celery worker,
+    all on loopback."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -576,11 +580,37 @@ class Stack:
         processes.manage("demo_setup", "--no-admin", env=self.env)
         with tracking(self.started):
             self.port = processes.free_port()
-            log(f"starting uvicorn on 127.0.0.1:{self.port}")
-            self.server = processes.asgi_server(self.env, self.port)
+            log(f"starting uvicorn on 127.0.0.1:{self.port} ({self.web_workers} process(es))")
+            self.server = self._asgi_server()
             log("starting the Celery worker (inference queue); loading takes a while")
-            self.worker = processes.celery_worker(self.env, queues="inference")
+            self.worker = processes.celery_worker(
+                self.env, queues="inference", concurrency=int(getattr(self.args, "worker_concurrency", 1))
+            )
         log(f"server log {self.server.log}, worker log {self.worker.log}")
+
+    @property
+    def web_workers(self) -> int:
+        return int(getattr(self.args, "web_workers", 1))
+
+    def _asgi_server(self) -> processes.Process:
+        if self.web_workers == 1:
+            return processes.asgi_server(self.env, self.port)
+        # uvicorn's supervisor and its worker processes share one process group, so groups()
+        # meters them all. Ready once every worker has started and /healthz answers.
+        command = processes.uvicorn_command("chatbot.asgi:application", self.port, "--workers", str(self.web_workers))
+        server = processes.Process("uvicorn", command, self.env).start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            started = server.log.read_text(errors="replace").count("Started server process")
+            if started >= self.web_workers:
+                health = f"http://127.0.0.1:{self.port}/healthz"
+                with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200:
+                        return server
+            if not server.alive():
+                raise RuntimeError(f"uvicorn exited early:\n{server.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"uvicorn did not start {self.web_workers} workers:\n{server.output()}")
 
     def _database(self) -> None:
         import psycopg
@@ -848,12 +878,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="(default %(default)s)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="flushed at start (default %(default)s)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server env")
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes (default %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the send pattern (default %(default)s)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server and worker logs")
     args = parser.parse_args(argv)
     args.sessions = [int(x) for x in args.sessions.split(",") if x.strip()]
     if not args.sessions or min(args.sessions) < 1:
         parser.error("--sessions needs positive integers")
+    if args.web_workers < 1:
+        parser.error("--web-workers must be at least 1")
     if args.duration <= 0 or args.rate <= 0 or (args.total_rate is not None and args.total_rate <= 0):
         parser.error("--duration, --rate and --total-rate must be positive")
     for item in args.server_env:
@@ -949,7 +982,7 @@ def main() -> int:
                 },
                 "rlimit_nofile": nofile,
                 "server": {
-                    "uvicorn_processes": 1,
+                    "uvicorn_processes": args.web_workers,
                     "celery_worker": "1 process, --concurrency 1, queue inference" if stack else None,
                     "env": server_env,
                 }

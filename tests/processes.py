@@ -28,6 +28,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The abuse limits (per address, visitor and site) off: for load and fault tests whose many
+# sessions all come from 127.0.0.1.
+RATE_LIMITS_OFF = {
+    f"CHATBOT_RATE_{event}_PER_{scope}": "0"
+    for event in ("CONNECTIONS", "MESSAGES", "CONVERSATIONS")
+    for scope in ("IP", "VISITOR", "SITE")
+}
+
+
+def postgres_test_url() -> str:
+    """The URL of pytest-django's test database (PostgreSQL), for the processes a test starts."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    user, host, port = database["USER"] or "postgres", database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+    return f"postgres://{user}@{host}:{port}/{database['NAME']}"
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_", "CHATBOT_", "CELERY_"))}
     env.pop("REDIS_URL", None)
@@ -92,6 +110,15 @@ class Process:
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.output()}")
 
 
+def load_settings(*, show: str = "DEBUG", **env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings in a fresh interpreter with `env` over the test environment and print
+    the setting `show`: how a process started with that environment would see it (or fail)."""
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{show})"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=base_env(**env), capture_output=True, text=True, timeout=60
+    )
+
+
 def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
     result = subprocess.run(
         [str(BIN / "python"), "manage.py", *args],
@@ -127,7 +154,7 @@ def asgi_server(env: Mapping[str, str], port: int) -> Process:
     raise TimeoutError(f"uvicorn did not answer /healthz:\n{process.output()}")
 
 
-def celery_worker(env: Mapping[str, str], *, queues: str = "inference") -> Process:
+def celery_worker(env: Mapping[str, str], *, queues: str = "inference", concurrency: int = 1) -> Process:
     process = Process(
         "celery",
         [
@@ -138,7 +165,7 @@ def celery_worker(env: Mapping[str, str], *, queues: str = "inference") -> Proce
             "-Q",
             queues,
             "--concurrency",
-            "1",
+            str(concurrency),
             "-l",
             "info",
             "--without-gossip",

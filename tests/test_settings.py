@@ -8,22 +8,7 @@ import sys
 
 import pytest
 
-from tests.processes import ROOT, base_env
-
-
-def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
-        ],
-        cwd=ROOT,
-        env=base_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.processes import ROOT, base_env, load_settings
 
 
 def test_production_refuses_to_start_without_a_secret_key() -> None:
@@ -46,6 +31,21 @@ def test_a_malformed_setting_is_named_in_the_error(name: str, value: str) -> Non
     result = load_settings(**{name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        # A dead worker's task would be handed out again while its reply lock still held it.
+        ({"CELERY_VISIBILITY_TIMEOUT": "30", "CHATBOT_REPLY_TIME_LIMIT_S": "60"}, "CELERY_VISIBILITY_TIMEOUT"),
+        ({"CHATBOT_REPLY_SWEEP_AFTER_S": "0"}, "CHATBOT_REPLY_SWEEP_AFTER_S"),
+        ({"CHATBOT_REPLY_MAX_ATTEMPTS": "0"}, "CHATBOT_REPLY_MAX_ATTEMPTS"),
+    ],
+)
+def test_reply_recovery_settings_that_could_lose_or_block_replies_are_refused(env: dict[str, str], named: str) -> None:
+    result = load_settings(**env)
+    assert result.returncode != 0
+    assert named in result.stderr
 
 
 def test_development_mode_runs_without_a_secret() -> None:

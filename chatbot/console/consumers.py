@@ -35,7 +35,8 @@ from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
 from chatbot.conversations.consumers import REFUSED, database_sync_to_async
 from chatbot.conversations.frames import FrameError, error_frame
-from chatbot.conversations.models import Conversation
+from chatbot.conversations.models import Conversation, ConversationStatus
+from chatbot.conversations.sweeper import sweeper_start
 from chatbot.sites.origins import same_origin
 
 logger = logging.getLogger(__name__)
@@ -58,9 +59,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     site_ids: set[int]
     conversation_id: int | None = None  # the conversation open in this console
     delivered_seq: int = 0
+    conversation_status: str = ""  # the open conversation's status, as last told
 
     async def connect(self) -> None:
         events.bind_server_loop(asyncio.get_running_loop())
+        sweeper_start()
         operator = await database_sync_to_async(operator_for)(self.scope.get("user"))
         if operator is None or not _same_origin(self.scope):
             await self.close(code=REFUSED)
@@ -182,6 +185,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(events.console_conversation_group(conversation_id), self.channel_name)
         # Messages stored between the read and the group join are caught up by seq on the next event.
         self.delivered_seq = max([after_seq, *(m["seq"] for m in view["messages"])])
+        self.conversation_status = view["conversation"]["status"]
         await self._send(view)
 
     async def _leave(self) -> None:
@@ -225,11 +229,13 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._deliver_up_to(int(event["frame"]["seq"]))
 
     async def chat_token(self, event: dict[str, Any]) -> None:
-        if self.conversation_id is not None:
+        # As in the widget: after a takeover no piece of a bot reply still in flight is shown.
+        if self.conversation_id is not None and self.conversation_status == ConversationStatus.BOT:
             await self._send({**event["frame"], "conversation": self.conversation_id})
 
     async def chat_status(self, event: dict[str, Any]) -> None:
         if self.conversation_id is not None:
+            self.conversation_status = event["frame"]["status"]
             await self._send({**event["frame"], "conversation": self.conversation_id})
 
     async def chat_typing(self, event: dict[str, Any]) -> None:

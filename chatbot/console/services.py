@@ -14,6 +14,7 @@ from django.utils import timezone
 from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender
+from chatbot.conversations.services import replies_pending_cancel
 
 
 class ConsoleActionError(Exception):
@@ -69,6 +70,7 @@ def conversation_claim(*, conversation_id: int, operator: Operator) -> Claim:
         conversation.status = ConversationStatus.HUMAN
         conversation.assignee = operator.user
         conversation.waiting_since = None
+        replies_pending_cancel(conversation)
         joined = _system_message(conversation, f"{operator.name} joined the chat.")
         conversation.save(update_fields=["status", "assignee", "waiting_since", "last_seq", "updated_at"])
         _announce(conversation, joined, kind="assigned")
@@ -137,6 +139,7 @@ def conversation_close(*, conversation_id: int, operator: Operator) -> Conversat
         conversation.status = ConversationStatus.CLOSED
         conversation.closed_at = timezone.now()
         conversation.waiting_since = None
+        replies_pending_cancel(conversation)
         notice = _system_message(conversation, f"{operator.name} closed the chat.")
         conversation.save(update_fields=["status", "closed_at", "waiting_since", "last_seq", "updated_at"])
         _announce(conversation, notice)

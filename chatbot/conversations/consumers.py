@@ -36,6 +36,7 @@ from chatbot.conversations.frames import (
 from chatbot.conversations.limits import Event, client_address, limit_take, limited_message
 from chatbot.conversations.models import Conversation, ConversationStatus, Visitor
 from chatbot.conversations.selectors import messages_after
+from chatbot.conversations.sweeper import sweeper_start
 from chatbot.conversations.tokens import visitor_token_read
 from chatbot.sites.models import Site
 from chatbot.sites.origins import origin_allowed
@@ -98,12 +99,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     conversation_id: int | None = None
     delivered_seq: int = 0
     status: str = ""  # the last status this connection was told; a status frame is sent on change only
+    # A client back to a conversation says with `resume` which seq it has; until then live messages
+    # are not sent (they are stored: resume reads them), or one could arrive twice and out of order.
+    awaiting_resume: bool = False
     page_url: str = ""
     user_agent: str = ""
     address: str | None = None  # what the per-IP limits count (limits.client_address)
 
     async def connect(self) -> None:
         events.bind_server_loop(asyncio.get_running_loop())
+        sweeper_start()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.address = client_address(self.scope)
         # The per-address count comes before any database work, so a flood of handshakes costs none.
@@ -134,6 +139,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         status = events.status_frame(conversation) if conversation else {"status": self.status}
         if conversation is not None:
             await self._join(conversation.pk, delivered_seq=conversation.last_seq)
+            self.awaiting_resume = True
         await self.accept()
         await self._send(
             {
@@ -177,8 +183,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except FrameError as exc:
             await self._send(error_frame(exc.code, exc.message))
             return
-        if isinstance(frame, MessageFrame | HandoffFrame | ContactFrame) and not await self._within_limits(frame):
-            return
+        if isinstance(frame, MessageFrame | HandoffFrame | ContactFrame):
+            if not await self._within_limits(frame):
+                return
+            # Writing without resuming: from here on the connection is live from the seq it joined at.
+            self.awaiting_resume = False
         if isinstance(frame, MessageFrame):
             await self._on_message(frame)
         elif isinstance(frame, ResumeFrame):
@@ -226,13 +235,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             user_agent=self.user_agent,
         )
         message = received.message
-        if self.conversation_id != message.conversation_id:
+        joined = self.conversation_id != message.conversation_id
+        if joined:
             await self._join(message.conversation_id, delivered_seq=0)
             await self._send_status(events.status_frame(message.conversation))
         await self._send(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
         )
         await self._deliver(message_frame(message))
+        if joined:
+            # The reply was queued when the message was stored, before this connection joined the
+            # conversation's group: a quick one was published to nobody. Read it from the database.
+            await self._catch_up(up_to_seq=None)
 
     async def _on_resume(self, frame: ResumeFrame) -> None:
         if self.conversation_id is None:
@@ -243,6 +257,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for item in frames:
             await self._send(item)
         self.delivered_seq = max([frame.after_seq, *(item["seq"] for item in frames)])
+        self.awaiting_resume = False
 
     async def _on_feedback(self, frame: FeedbackFrame) -> None:
         if self.conversation_id is None:
@@ -286,11 +301,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- group events ---
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        if event["frame"]["conversation"] == self.conversation_id:
+        if event["frame"]["conversation"] == self.conversation_id and not self.awaiting_resume:
             await self._deliver(event["frame"])
 
     async def chat_token(self, event: dict[str, Any]) -> None:
-        await self._send(event["frame"])
+        # Once this connection was told a person has the conversation, pieces of a bot reply still
+        # in flight are dropped: the bot's reply never shows after a takeover (the run stops too).
+        if self.status == ConversationStatus.BOT:
+            await self._send(event["frame"])
 
     async def chat_status(self, event: dict[str, Any]) -> None:
         await self._send_status(event["frame"])

@@ -20,7 +20,12 @@ def reply_dispatch(message_id: int) -> None:
     if mode == "celery":
         from chatbot.conversations.tasks import generate_reply
 
-        generate_reply.delay(message_id)
+        try:
+            generate_reply.delay(message_id)
+        except Exception:
+            # The broker is unreachable. The message is stored and waits for its reply: the
+            # sweeper (chatbot.conversations.sweeper) queues it again once the broker is back.
+            logger.warning("could not queue the reply to message %s; the sweeper will retry", message_id, exc_info=True)
     elif mode == "inline":
         _run_reply(message_id)
     else:

@@ -120,7 +120,11 @@ class _OrderedPublisher:
         deltas = [frame["delta"]]
         while self.items:
             next_group, following = self.items[0]
-            same_reply = following["type"] == "chat.token" and following["frame"]["reply_to"] == frame["reply_to"]
+            same_reply = (
+                following["type"] == "chat.token"
+                and following["frame"]["reply_to"] == frame["reply_to"]
+                and following["frame"].get("attempt") == frame.get("attempt")
+            )
             if next_group != group or not same_reply:
                 break
             deltas.append(self.items.popleft()[1]["frame"]["delta"])
@@ -212,10 +216,13 @@ def publish_inbox(*, site_id: int, conversation_id: int, kind: str, seq: int | N
     group_send(inbox_group(site_id), event)
 
 
-def publish_token(*, conversation_id: int, reply_to: int, delta: str) -> None:
+def publish_token(*, conversation_id: int, reply_to: int, delta: str, attempt: int = 1) -> None:
+    """A piece of the reply to message `reply_to` as it is generated. `attempt` counts the runs
+    that generated it: a reply restarted by another worker (the first one died) streams anew, and
+    clients start its text over when the attempt changes."""
     group_send(
         conversation_group(conversation_id),
-        {"type": "chat.token", "frame": {"type": "token", "reply_to": reply_to, "delta": delta}},
+        {"type": "chat.token", "frame": {"type": "token", "reply_to": reply_to, "delta": delta, "attempt": attempt}},
     )
 
 

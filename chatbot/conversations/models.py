@@ -134,10 +134,21 @@ class Message(models.Model):
     # For a customer message that is a complaint: what about and how serious (see Conversation).
     complaint_category = models.CharField(max_length=32, blank=True)
     complaint_severity = models.CharField(max_length=16, blank=True)
+    # For a customer message the bot is to answer: True until its reply is stored (or a person takes
+    # the conversation over). Runs of the reply task (`reply_attempts`) and when it was last queued
+    # (`reply_dispatched_at`) let the sweeper re-queue a reply whose task was lost (a worker killed,
+    # the broker restarted) and hand the conversation to a person after too many failed runs.
+    reply_pending = models.BooleanField(default=False)
+    reply_attempts = models.PositiveSmallIntegerField(default=0)
+    reply_dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["conversation_id", "seq"]
+        indexes = [
+            # The sweeper's scan: only the (few) messages still waiting for the bot.
+            models.Index(fields=["reply_dispatched_at"], condition=Q(reply_pending=True), name="message_reply_pending"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
             models.UniqueConstraint(

@@ -92,14 +92,17 @@ def message_receive(
         existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
         if existing is not None:
             return Received(existing, created=False, conversation_started=False)
+        answer_by_bot = conversation.status == ConversationStatus.BOT
         message = Message.objects.create(
             conversation=conversation,
             seq=_next_seq(conversation),
             sender=Sender.CUSTOMER,
             text=text,
             client_id=client_id,
+            # Pending until its reply is stored: if the queued task gets lost, the sweeper sees it.
+            reply_pending=answer_by_bot,
+            reply_dispatched_at=timezone.now() if answer_by_bot else None,
         )
-        answer_by_bot = conversation.status == ConversationStatus.BOT
 
         def after_commit() -> None:
             if started:
@@ -128,6 +131,7 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
                 return existing
             if conversation.status != ConversationStatus.BOT:
                 return None
+            Message.objects.filter(pk=customer_message.pk).update(reply_pending=False)
             if answer.escalate:
                 _wait_for_human(conversation)
             reply = Message.objects.create(
@@ -216,6 +220,41 @@ def _wait_for_human(conversation: Conversation) -> None:
     conversation.waiting_since = now
     conversation.handed_off_at = conversation.handed_off_at or now
     conversation.save(update_fields=["status", "waiting_since", "handed_off_at", "updated_at"])
+    replies_pending_cancel(conversation)
+
+
+def replies_pending_cancel(conversation: Conversation) -> int:
+    """The bot no longer answers the conversation (a person was asked in, took over or closed it):
+    what the customer asked so far is for that person, not for the bot once it answers again.
+    The caller holds the conversation's lock. Returns how many messages stopped waiting."""
+    return Message.objects.filter(conversation=conversation, reply_pending=True).update(reply_pending=False)
+
+
+REPLY_FAILED_TEXT = "Sorry, I couldn't answer that just now. I've asked a member of our team to join this chat."
+
+
+def conversation_reply_failed(*, conversation_id: int, message_seq: int) -> bool:
+    """The bot failed to answer a message CHATBOT_REPLY_MAX_ATTEMPTS times: hand the conversation
+    to a person rather than leave the customer waiting. Returns whether it was handed over now."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().select_related("site").get(pk=conversation_id)
+        if conversation.status != ConversationStatus.BOT:
+            replies_pending_cancel(conversation)
+            return False
+        _wait_for_human(conversation)
+        conversation.escalated_at = conversation.escalated_at or timezone.now()
+        conversation.escalation_reason = conversation.escalation_reason or f"the bot failed to answer #{message_seq}"
+        conversation.save(update_fields=["escalated_at", "escalation_reason"])
+        notice = Message.objects.create(
+            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=REPLY_FAILED_TEXT
+        )
+
+        def after_commit() -> None:
+            events.publish_status(conversation)
+            events.publish_message(notice)
+
+        transaction.on_commit(after_commit)
+    return True
 
 
 def message_feedback_set(*, conversation_id: int, seq: int, value: str) -> Message:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from chatbot.conversations.replies import reply_generate
 
 
 @shared_task(
     name="conversations.generate_reply",
+    # Acknowledged when done: a worker killed mid-reply leaves the task to be handed out again
+    # (CELERY_VISIBILITY_TIMEOUT), and a pool process killed makes it go back at once.
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
+    # One run answers the conversation's waiting messages, each within CHATBOT_REPLY_TIME_LIMIT_S;
+    # a run stuck where it cannot check the time is stopped, and the sweeper queues it again.
+    time_limit=10 * settings.CHATBOT_REPLY_TIME_LIMIT_S,
 )
 def generate_reply(message_id: int) -> None:
     # Idempotent: the reply is stored at most once (a one-to-one key on the customer message),

@@ -18,6 +18,7 @@ from django.conf import settings
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
 from intents.classifier import CONFIG_FILE, EncoderIntentClassifier, IntentClassifier
+from intents.echo import EchoResponder
 from intents.embeddings import Embedder, SentenceTransformerEmbedder
 from intents.gate import GatePolicy
 from intents.retrieval import FaqIndex, IntentRoute, IntentRouter, RetrievalResponder
@@ -153,7 +154,10 @@ def intent_router_for(*, site: Site) -> IntentRouter | None:
 
 def responder_for(*, site: Site) -> Responder:
     """The site's responder: the gate over its FAQ and intents, and when generation is on, the
-    dialogue model wording the answers it lets through (`CHATBOT_GENERATOR`)."""
+    dialogue model wording the answers it lets through (`CHATBOT_GENERATOR`); or, for load tests,
+    the fixed-reply stub (`CHATBOT_RESPONDER=echo`)."""
+    if settings.CHATBOT_RESPONDER == "echo":
+        return EchoResponder()
     from chatbot.dialogue.loading import generator_get
     from intents.generation.prompting import PromptBuilder
     from intents.generation.responder import GeneratingResponder

@@ -158,6 +158,8 @@
   var unread = 0;
   var ws = null, ready = false, everReady = false, wanted = false;
   var attempt = 0, retryTimer = null, lastTry = 0, helloTimer = null;
+  var notBefore = 0;          // rate_limited on connect: no new connection before this time (ms)
+  var holdUntil = 0, holdTimer = null, rateNotice = null; // rate_limited on a message: hold the outbox
   var isOpen = false, status = 'bot', typingTimer = null, lastTypingSent = 0;
   var color = validColor(ATTR_COLOR) || validColor(sget(LS, 'color')) || '#3b5bdb';
 
@@ -303,9 +305,10 @@
     hstatus.textContent = STATUS[s] || s;
     hstatus.classList.toggle('off', s === 'closed');
     human.disabled = s === 'waiting_human' || s === 'human';
-    if (s === 'human' || s === 'closed') { // a person took over: a bot reply still streaming will not come
+    if (s !== 'bot') { // the bot no longer answers: a reply still streaming will not be completed
       streams.forEach(function (v) { v.el.remove(); });
       streams.clear();
+      if (!typing.hidden) showTyping(false);
     }
     clearTimeout(waitTimer);
     if (s !== 'waiting_human' && contactForm) { contactForm.remove(); contactForm = null; }
@@ -422,16 +425,19 @@
     if (outbox.length !== n) saveOutbox();
   }
   function onToken(f) {
-    if (f.reply_to == null || typeof f.delta !== 'string') return;
+    // after a takeover (or a handoff request) the bot's reply must never show: late pieces are dropped
+    if (f.reply_to == null || typeof f.delta !== 'string' || status !== 'bot') return;
     showTyping(false);
     var s = streams.get(f.reply_to);
     if (!s) {
-      s = { el: bubble('bot', '', 'st'), text: '' };
+      s = { el: bubble('bot', '', 'st'), text: '', attempt: f.attempt };
       s.el.setAttribute('data-testid', 'streaming');
       s.el.setAttribute('aria-busy', 'true');
       streams.set(f.reply_to, s);
       log.appendChild(s.el);
     }
+    // a worker died mid-reply and another one generates it again from the start
+    if (f.attempt !== s.attempt) { s.attempt = f.attempt; s.text = ''; }
     s.text += f.delta;
     setText(s.el, s.text);
     toBottom();
@@ -450,9 +456,33 @@
     ready = true; everReady = true; attempt = 0;
     setRecon();
     if (conv !== null) raw({ type: 'resume', after_seq: lastSeq });
-    outbox.forEach(function (o) { raw({ type: 'message', client_id: o.client_id, text: o.text }); });
+    flushOutbox();
     var q = queued; queued = [];
     q.forEach(raw);
+  }
+  // Past one of the server's limits: wait the `retry_after` seconds it asks for (plus jitter, so a
+  // crowd of widgets does not come back together). Refused on connect, the connection closes (4429)
+  // and the next one waits; a message was not stored: it stays in the outbox and goes again later.
+  function rateWait(f) {
+    var s = typeof f.retry_after === 'number' && f.retry_after > 0 ? Math.min(f.retry_after, 3600) : 10;
+    return s * 1000 * (1 + 0.25 * Math.random());
+  }
+  function onRateLimited(f) {
+    var until = Date.now() + rateWait(f);
+    if (ready) { holdUntil = Math.max(holdUntil, until); flushOutbox(); } else notBefore = Math.max(notBefore, until);
+    var text = f.message || 'Too many messages. Please wait a moment.';
+    if (rateNotice && rateNotice.parentNode === log) { setText(rateNotice, text); log.appendChild(rateNotice); toBottom(); }
+    else { notice(text); rateNotice = log.lastElementChild; }
+  }
+  // Every unacked message, in order; while messages are held (rate_limited), once the hold ends.
+  function flushOutbox() {
+    if (!ready) return;
+    var wait = holdUntil - Date.now();
+    if (wait > 0) {
+      if (!holdTimer) holdTimer = setTimeout(function () { holdTimer = null; flushOutbox(); }, wait);
+      return;
+    }
+    outbox.forEach(function (o) { raw({ type: 'message', client_id: o.client_id, text: o.text }); });
   }
   function onFrame(ev) {
     if (typeof ev.data !== 'string') return;
@@ -469,7 +499,8 @@
         case 'rated': onRated(f); break;
         case 'typing': if (f.sender === 'bot' || f.sender === 'operator') showTyping(true, f.sender); break;
         case 'error':
-          if (f.code !== 'token_invalid' && f.code !== 'no_conversation') notice(f.message || f.code);
+          if (f.code === 'rate_limited') onRateLimited(f);
+          else if (f.code !== 'token_invalid' && f.code !== 'no_conversation') notice(f.message || f.code);
           break;
         default: break; // unknown frames are ignored (forward compatible)
       }
@@ -485,6 +516,7 @@
   function connect() {
     wanted = true;
     if (ws) return;
+    if (notBefore - Date.now() > 20) { schedule(); return; } // told to wait: a nudge or a send does not hurry it
     clearTimeout(retryTimer); retryTimer = null;
     lastTry = Date.now();
     var s;
@@ -495,8 +527,9 @@
       helloTimer = setTimeout(function () { if (ws === s && !ready) s.close(); }, 15000);
     };
     s.onmessage = function (ev) { if (ws === s) onFrame(ev); };
-    s.onclose = s.onerror = function () {
+    s.onclose = s.onerror = function (ev) {
       if (ws !== s) return;
+      if (ev && ev.code === 4429 && notBefore < Date.now()) notBefore = Date.now() + rateWait({}); // refused for its rate
       ws = null; ready = false;
       clearTimeout(helloTimer);
       try { s.close(); } catch (e) { /* ignore */ }
@@ -510,7 +543,7 @@
   }
   function schedule() {
     if (retryTimer || ws) return;
-    var delay = Math.min(30000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random());
+    var delay = Math.max(Math.min(30000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random()), notBefore - Date.now());
     attempt++;
     setRecon();
     retryTimer = setTimeout(function () { retryTimer = null; connect(); }, delay);
@@ -534,7 +567,9 @@
     outbox.push({ client_id: id, text: text });
     saveOutbox();
     addPending(id, text);
-    if (ready) raw({ type: 'message', client_id: id, text: text }); else connect();
+    if (!ready) connect();
+    else if (Date.now() < holdUntil) flushOutbox(); // held after rate_limited: it goes with the others
+    else raw({ type: 'message', client_id: id, text: text });
     return id;
   }
   function addPending(id, text) {

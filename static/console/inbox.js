@@ -17,7 +17,7 @@
     me: null,
     rows: new Map(), // conversation id -> inbox row
     tab: "waiting_human",
-    open: null, // {id, lastSeq, els, pending: Map(client_id -> text), streams: Map(reply_to -> element)}
+    open: null, // {id, lastSeq, status, els, pending: Map(client_id -> text), streams: Map(reply_to -> element)}
     socket: null,
     attempts: 0,
     handoffTimeout: 120,
@@ -108,6 +108,7 @@
         break;
       case "status":
         if (state.open && frame.conversation === state.open.id) {
+          setOpenStatus(frame.status);
           var row = state.rows.get(state.open.id);
           if (row) {
             row.status = frame.status;
@@ -282,6 +283,7 @@
 
   function renderHead(row) {
     var els = state.open.els;
+    setOpenStatus(row.status);
     els.title.textContent = row.site.name + " · conversation #" + row.id + " · visitor " + row.visitor;
     els.status.textContent = statusText(row.status);
     els.status.className = "badge " + row.status;
@@ -396,13 +398,29 @@
     return label;
   }
 
+  // The bot no longer answers (taken over, waiting for a person, closed): a reply still streaming
+  // will not be completed, and its text must not show, nor any piece of it that arrives late.
+  function setOpenStatus(status) {
+    state.open.status = status;
+    if (status === "bot") return;
+    state.open.streams.forEach(function (bubble) { bubble.remove(); });
+    state.open.streams.clear();
+  }
+
   function appendToken(frame) {
     var open = state.open;
+    if (open.status && open.status !== "bot") return;
     var bubble = open.streams.get(frame.reply_to);
     if (!bubble) {
       bubble = el("div", "msg bot streaming");
+      bubble.dataset.attempt = String(frame.attempt);
       open.streams.set(frame.reply_to, bubble);
       open.els.transcript.appendChild(bubble);
+    }
+    // a worker died mid-reply and another one generates it again from the start
+    if (bubble.dataset.attempt !== String(frame.attempt)) {
+      bubble.dataset.attempt = String(frame.attempt);
+      bubble.textContent = "";
     }
     bubble.textContent += frame.delta;
     scrollDown();

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async as sync_to_async
 
 from chatbot.conversations.models import Message, Sender
 from tests.integration.conftest import is_bot_message, open_client
-from tests.processes import Process, asgi_server, base_env, celery_worker, free_port
+from tests.processes import Process, asgi_server, base_env, celery_worker, free_port, postgres_test_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,11 +36,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
-    from django.db import connection
-
-    database = connection.settings_dict
-    user, host, port = database["USER"] or "postgres", database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-    database_url = f"postgres://{user}@{host}:{port}/{database['NAME']}"
+    database_url = postgres_test_url()
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
     redis.Redis.from_url(redis_url).flushdb()
     env = base_env(
