@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services run web worker test test-fast lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
+.PHONY: help install install-dev browser services run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,9 @@ test: install-dev services ## the whole test suite: unit, consumer, integration 
 test-fast: install-dev ## unit and consumer tests only (no services, processes or browser)
 	DJANGO_SECRET_KEY=test-only-secret-key-0123456789abcdefghij DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_POOL=0 \
 		$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+audit: install-dev ## known vulnerabilities of the pinned requirements (pip-audit; needs pypi.org's JSON API or osv.dev)
+	$(VENV)/bin/pip-audit -r requirements.txt -r requirements-nodeps.txt -r requirements-dev.txt --progress-spinner off --strict
 
 lint: install-dev ## ruff and mypy
 	$(VENV)/bin/ruff check .
