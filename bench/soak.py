@@ -63,11 +63,11 @@ from bench.ws_load import (  # noqa: E402
     Stack,
     _proc_stats,
     close_all,
+    connect_all,
     is_loopback,
     latency_ms,
     loop_lag_monitor,
     machine_info,
-    open_session,
     raise_nofile,
     uvloop,
     wait_until,
@@ -371,38 +371,23 @@ async def open_sessions(
     url: str, soak: Soak, headers: dict[str, str], n: int, per_s: float, limit_s: float
 ) -> tuple[list[SoakSession | None], dict[str, Any]]:
     """Open `n` sessions, `per_s` a second (each second's batch at once), all kept open."""
+    opened, stats = await connect_all(
+        url, soak, headers, n, max(1, round(per_s)), limit_s, per_s=per_s, factory=SoakSession
+    )
     sessions: list[SoakSession | None] = []
-    seconds: list[float] = []
-    failures: Counter[str] = Counter()
-    batch = max(1, round(per_s))
-    started = time.perf_counter()
-    for number, first in enumerate(range(0, n, batch)):
-        due = started + number * batch / per_s
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        results = await asyncio.gather(
-            *(open_session(url, soak, headers, limit_s, SoakSession) for _ in range(min(batch, n - first)))
-        )
-        for session, elapsed, reason in results:
-            if session is None:
-                failures[reason] += 1
-                sessions.append(None)
-                continue
-            assert isinstance(session, SoakSession)
-            session.index = len(sessions)
-            sessions.append(session)
-            seconds.append(elapsed)
-        if len(sessions) % 100 < batch:
-            log(f"sessions: {len(seconds)} open, {sum(failures.values())} failed")
-    wall = time.perf_counter() - started
+    for index, session in enumerate(opened):
+        assert session is None or isinstance(session, SoakSession)
+        if session is not None:
+            session.index = index
+        sessions.append(session)
+    log(f"sessions: {stats['ok']} open, {stats['failed']} failed")
     return sessions, {
-        "opened": len(seconds),
-        "failed": sum(failures.values()),
-        "failures": dict(failures),
-        "wall_s": round(wall, 1),
-        "per_s": round(len(seconds) / wall, 1) if wall else None,
-        "connect_ms": latency_ms(seconds),
+        "opened": stats["ok"],
+        "failed": stats["failed"],
+        "failures": stats["failures"],
+        "wall_s": round(stats["wall_s"], 1),
+        "per_s": stats["per_s"],
+        "connect_ms": stats["latency_ms"],
     }
 
 

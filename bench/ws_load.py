@@ -353,15 +353,27 @@ async def open_session(
 
 
 async def connect_all(
-    url: str, phase: Phase, headers: dict[str, str], n: int, batch: int, limit_s: float
+    url: str,
+    phase: Phase,
+    headers: dict[str, str],
+    n: int,
+    batch: int,
+    limit_s: float,
+    *,
+    per_s: float | None = None,
+    factory: Callable[[Phase], Session] = Session,
 ) -> tuple[list[Session | None], dict[str, Any]]:
+    """Open `n` sessions, `batch` at once (with `per_s`, paced to that many a second); a failed one
+    is None in the list, which keeps the order they were asked for."""
     sessions: list[Session | None] = []
     seconds: list[float] = []
     failures: Counter[str] = Counter()
     started = time.perf_counter()
-    for first in range(0, n, batch):
+    for number, first in enumerate(range(0, n, batch)):
+        if per_s is not None and (delay := started + number * batch / per_s - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
         results = await asyncio.gather(
-            *(open_session(url, phase, headers, limit_s) for _ in range(min(batch, n - first)))
+            *(open_session(url, phase, headers, limit_s, factory) for _ in range(min(batch, n - first)))
         )
         for session, elapsed, reason in results:
             sessions.append(session)

@@ -169,18 +169,13 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
         conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
         if conversation.status != ConversationStatus.BOT:
             return conversation
-        _wait_for_human(conversation)
-        notice = Message.objects.create(
-            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=HANDOFF_REQUESTED_TEXT
-        )
-
-        def after_commit() -> None:
-            if started:
-                events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
-            events.publish_status(conversation)
-            events.publish_message(notice)
-
-        transaction.on_commit(after_commit)
+        if started:
+            transaction.on_commit(
+                lambda: events.publish_conversation_started(
+                    conversation=conversation, visitor_public_id=visitor.public_id
+                )
+            )
+        _hand_over(conversation, HANDOFF_REQUESTED_TEXT)
     return conversation
 
 
@@ -196,20 +191,11 @@ def conversation_escalate(*, conversation: Conversation, reason: str) -> bool:
     conversation.escalated_at = timezone.now()
     conversation.escalation_reason = reason[:200]
     conversation.save(update_fields=["escalated_at", "escalation_reason"])
-    notice = None
     if conversation.status == ConversationStatus.BOT and conversation.site.escalate_on_negative_sentiment:
-        _wait_for_human(conversation)
-        notice = Message.objects.create(
-            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=ESCALATED_TEXT
-        )
-
-    def after_commit() -> None:
-        if notice is not None:
-            events.publish_status(conversation)
-            events.publish_message(notice)
-        events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="escalated")
-
-    transaction.on_commit(after_commit)
+        _hand_over(conversation, ESCALATED_TEXT)
+    transaction.on_commit(
+        lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="escalated")
+    )
     return True
 
 
@@ -221,6 +207,22 @@ def _wait_for_human(conversation: Conversation) -> None:
     conversation.handed_off_at = conversation.handed_off_at or now
     conversation.save(update_fields=["status", "waiting_since", "handed_off_at", "updated_at"])
     replies_pending_cancel(conversation)
+
+
+def _hand_over(conversation: Conversation, text: str) -> Message:
+    """The bot stops answering, a system message tells the customer why, and once the transaction
+    commits the status and the message are announced (the caller holds the conversation's lock)."""
+    _wait_for_human(conversation)
+    notice = Message.objects.create(
+        conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=text
+    )
+
+    def after_commit() -> None:
+        events.publish_status(conversation)
+        events.publish_message(notice)
+
+    transaction.on_commit(after_commit)
+    return notice
 
 
 def replies_pending_cancel(conversation: Conversation) -> int:
@@ -241,19 +243,10 @@ def conversation_reply_failed(*, conversation_id: int, message_seq: int) -> bool
         if conversation.status != ConversationStatus.BOT:
             replies_pending_cancel(conversation)
             return False
-        _wait_for_human(conversation)
         conversation.escalated_at = conversation.escalated_at or timezone.now()
         conversation.escalation_reason = conversation.escalation_reason or f"the bot failed to answer #{message_seq}"
         conversation.save(update_fields=["escalated_at", "escalation_reason"])
-        notice = Message.objects.create(
-            conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=REPLY_FAILED_TEXT
-        )
-
-        def after_commit() -> None:
-            events.publish_status(conversation)
-            events.publish_message(notice)
-
-        transaction.on_commit(after_commit)
+        _hand_over(conversation, REPLY_FAILED_TEXT)
     return True
 
 

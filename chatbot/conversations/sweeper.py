@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from chatbot.conversations.dispatch import reply_dispatch
 from chatbot.conversations.models import ConversationStatus, Message, Sender
+from chatbot.conversations.services import replies_pending_cancel
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,20 @@ def replies_sweep(*, now: datetime | None = None) -> Sweep:
     requeued: list[int] = []
     released = 0
     seen: set[int] = set()
-    answering, reached = _queue_progress(now=now, after=after)
+    progress: tuple[bool, datetime | None] | None = None  # read once, and only if a message is due
     for message in due:
         if message.conversation_id in seen:
             continue
         seen.add(message.conversation_id)
         if message.conversation.status != ConversationStatus.BOT:
-            # Defensive: leaving the bot's hands clears these (services.replies_pending_cancel).
-            released += Message.objects.filter(conversation_id=message.conversation_id, reply_pending=True).update(
-                reply_pending=False
-            )
+            # Defensive: leaving the bot's hands clears these already.
+            released += replies_pending_cancel(message.conversation)
             continue
         last = message.reply_dispatched_at
         assert last is not None
+        if progress is None:
+            progress = _queue_progress(now=now, after=after)
+        answering, reached = progress
         if answering and (reached is None or reached <= last):
             continue  # still in the queue, behind replies that are being answered: not lost
         if now - last < max(after, last - message.created_at):
