@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,7 +37,18 @@ browser: ## install Debian's Chromium and ChromeDriver for the browser tests (ne
 services: ## start PostgreSQL and Redis if they are not running
 	@bash .ci/services
 
-run: install ## run the demo: SQLite, in-process replies, widget on http://localhost:$(PORT)/
+# This install's own signing key (visitor tokens, sessions), made once with the first `make run`;
+# settings read it when DJANGO_SECRET_KEY is not set (there is no built-in key).
+SECRET_KEY_FILE ?= var/secret-key
+
+$(SECRET_KEY_FILE):
+	mkdir -p $(@D)
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@.tmp && mv $@.tmp $@
+
+secret-key: $(SECRET_KEY_FILE) ## write this install's random secret key to var/secret-key (once; make run does it)
+
+run: export DJANGO_SECRET_KEY_FILE ?= $(SECRET_KEY_FILE)
+run: install $(SECRET_KEY_FILE) ## run the demo: SQLite, in-process replies, widget on http://localhost:$(PORT)/
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --no-input -v0
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py collectstatic --no-input -v0
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py demo_setup
@@ -46,10 +57,12 @@ run: install ## run the demo: SQLite, in-process replies, widget on http://local
 	@echo "Operator console: http://localhost:$(PORT)/console/  (operator / $$(cat var/demo-operator-password); admin / $$(cat var/demo-admin-password))"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-local} \
 		CHATBOT_LEARNING_SENTIMENT_DATA=$${CHATBOT_LEARNING_SENTIMENT_DATA:-$(SENTIMENT_DATA)} \
-		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --lifespan off
+		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) \
+		--forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-}" --lifespan on
 
 web: install ## one ASGI web process of the distributed setup (needs REDIS_URL, DATABASE_URL)
-	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} --lifespan off \
+	$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-0.0.0.0} --port $(PORT) --workers $${WEB_WORKERS:-2} \
+		--forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-}" --lifespan on \
 		--ws-max-size $${WS_MAX_SIZE:-1048576}
 
 worker: install ## one Celery worker consuming the inference, analytics and default queues (one per GPU in production)
@@ -68,10 +81,11 @@ test-fast: install-dev ## unit and consumer tests only (no services, processes o
 audit: install-dev ## known vulnerabilities of the pinned requirements (pip-audit; needs pypi.org's JSON API or osv.dev)
 	$(VENV)/bin/pip-audit -r requirements.txt -r requirements-nodeps.txt -r requirements-dev.txt --progress-spinner off --strict
 
-lint: install-dev ## ruff and mypy
+lint: install-dev ## ruff, mypy and the import contracts (lint-imports: layers, no cycles)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DJANGO_DEBUG=1 $(VENV)/bin/mypy chatbot intents
+	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/mypy chatbot intents
+	$(VENV)/bin/lint-imports
 
 format: install-dev
 	$(VENV)/bin/ruff format .

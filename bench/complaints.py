@@ -4,7 +4,7 @@
                                [--test-fraction 0.2] [--seed 13] [--c 0.5,2,8]
 
 The negative tweets with a `negativereason` are mapped onto the complaint taxonomy
-(intents.complaints.AIRLINE_REASONS; "Can't Tell" dropped), split by category into a training
+(intents.complaints.training.AIRLINE_REASONS; "Can't Tell" dropped), split by category into a training
 part and a held-out part (`--test-fraction`, stratified, fixed `--seed`), and both category
 models are measured on the same held-out part, in one run:
 
@@ -34,20 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from intents.complaints import (  # noqa: E402
-    AIRLINE_REASONS,
-    CATEGORIES,
-    OTHER,
-    LogisticCategoryModel,
-    PrototypeCategoryModel,
-    category_scores,
-    is_complaint,
-    load_airline_complaints,
-    prepare_text,
-)
+from intents.complaints.cues import is_complaint  # noqa: E402
+from intents.complaints.metrics import category_scores  # noqa: E402
+from intents.complaints.models import LogisticCategoryModel, PrototypeCategoryModel, prepare_text  # noqa: E402
+from intents.complaints.taxonomy import CATEGORIES, OTHER  # noqa: E402
+from intents.complaints.training import AIRLINE_REASONS, load_airline_complaints  # noqa: E402
 from intents.datasets import stratified_split  # noqa: E402
 from intents.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from intents.sentiment import LexiconSentimentScorer  # noqa: E402
+from intents.sentiment.scorers import LexiconSentimentScorer  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "airline_sentiment" / "train.csv"
 

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-Run with `uvicorn chatbot.asgi:application` (see the README for the distributed setup).
+Run with `uvicorn chatbot.asgi:application --lifespan on` (see the README for the distributed
+setup): the lifespan events start the reply sweeper (chatbot.lifespan).
 """
 
 import os
@@ -13,19 +14,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 
+from chatbot.lifespan import lifespan_app  # noqa: E402
 from chatbot.routing import websocket_urlpatterns  # noqa: E402
-
-if settings.CHATBOT_DISPATCH == "inprocess":
-    # This process answers customers itself: load the model while the server starts.
-    from chatbot.knowledge.answering import embedder_warm_up_in_background
-
-    embedder_warm_up_in_background()
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
+        # Start-up and shutdown of the web process: the reply sweeper, the models' warm-up.
+        "lifespan": lifespan_app,
     }
 )

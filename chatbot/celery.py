@@ -19,8 +19,9 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _load_models_once(**_: object) -> None:
     # Each worker process loads the answering models when it starts, not on its first
-    # customer's question, so no customer waits for a model load.
-    from chatbot.knowledge.answering import models_warm_up
+    # customer's question, so no customer waits for a model load. Imported here: this module is
+    # imported with the settings, before Django's apps (and so the models) are ready.
+    from chatbot.replies.loading import models_warm_up
 
     models_warm_up()
 

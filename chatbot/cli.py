@@ -17,7 +17,7 @@ def cli_user() -> str:
 
 def training_device(fallback: str) -> str:
     """CUDA when this machine has it, else `fallback` (the configured device)."""
-    import torch
+    import torch  # heavy: loaded only by the commands that train
 
     return "cuda" if torch.cuda.is_available() else fallback
 
@@ -26,7 +26,7 @@ class ProgressBar:
     """A tqdm bar on the command's stderr that takes `(done, total[, figures])` callbacks."""
 
     def __init__(self, stream: Any, description: str, unit: str) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # a training-only dependency, loaded when a command shows progress
 
         self._bar: Any = tqdm(total=None, unit=unit, desc=description, file=stream, disable=None)
 

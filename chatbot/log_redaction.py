@@ -5,8 +5,9 @@ URLs masked.
 The code itself logs ids, not what customers type. This catches what it does not control: an
 exception whose message quotes a customer's words, a library's debug line, and uvicorn's lines
 for each websocket, whose query string holds the page the visitor is on (`?page=...%3Femail%3D
-jo%2540example.org`, percent-encoded, which is decoded before it is checked) and the visitor's
-token (which opens their conversation).
+jo%2540example.org`, percent-encoded, which is decoded before it is checked), the visitor's
+token (which opens their conversation) and any other query parameter named like a credential
+(`access_token`, `api_key`, `signature`, `password`, ...).
 
 Wired into `settings.LOGGING` on the console handler (uvicorn's loggers are routed through it),
 and onto Celery's handlers in `chatbot/celery.py`.
@@ -24,7 +25,15 @@ from intents.redaction import redact
 
 # A run of URL characters with a percent-escape or a `+` (a space, in a query string) in it.
 _ENCODED = re.compile(r"[^\s\"'<>]*(?:%[0-9A-Fa-f]{2}|\+)[^\s\"'<>]*")
-_TOKEN_PARAM = re.compile(r"(?<![\w-])(token=)[^&\s\"'#]+")
+# A query parameter named like a credential: token, access_token, key, api_key, apikey, secret,
+# signature, sig, password, auth, session... (also as the end of a longer name: reset_token, x-api-key).
+# Its value is masked wherever it appears: uvicorn logs every URL, an API token in `?access_token=`
+# included, even when the request is refused.
+_SECRET_PARAM = re.compile(
+    r"(?<![\w.\-])([\w.\-]*(?:token|key|secret|signature|sig|password|passwd|pwd|pass|auth|authorization|"
+    r"credentials?|session|sessionid|jwt|otp)=)[^&\s\"'#;]+",
+    re.IGNORECASE,
+)
 _MAX_UNQUOTE = 3  # a page URL inside a query string is encoded twice
 
 
@@ -46,17 +55,17 @@ def _redact_encoded(match: re.Match[str]) -> str:
     spaced = redacted.replace("+", " ")
     if redact(spaced) != spaced:
         redacted = redact(spaced)
-    redacted = _TOKEN_PARAM.sub(r"\1[token]", redacted)
+    redacted = _SECRET_PARAM.sub(r"\1[redacted]", redacted)
     # Left as it was when decoding finds nothing: the line stays what the library wrote.
     return raw if redacted == decoded else redacted
 
 
 def redact_log_text(text: str) -> str:
-    """`text` without personal data or visitor tokens, looking inside percent-encoded URLs too."""
+    """`text` without personal data or credentials in query strings, looking inside percent-encoded URLs too."""
     if "%" in text or "+" in text:
         text = _ENCODED.sub(_redact_encoded, text)
-    if "token=" in text:
-        text = _TOKEN_PARAM.sub(r"\1[token]", text)
+    if "=" in text:
+        text = _SECRET_PARAM.sub(r"\1[redacted]", text)
     return redact(text)
 
 

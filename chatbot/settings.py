@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,53 +74,80 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-if DEBUG:
-    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-development-key-do-not-use-in-production"
-else:
-    # Production must never run on a guessable key: tokens and sessions are signed with it.
-    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-    if len(SECRET_KEY) < 32:
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY, else the contents of DJANGO_SECRET_KEY_FILE (default var/secret-key, which
+    `make run` writes once per install). There is no built-in fallback, in development either: visitor
+    tokens and sessions are signed with this key, and a key in the source would let anyone who reads
+    it forge a visitor's token for a demo left running on a network."""
+    key = os.environ.get("DJANGO_SECRET_KEY", "")
+    if not key:
+        path = Path(os.environ.get("DJANGO_SECRET_KEY_FILE") or BASE_DIR / "var" / "secret-key")
+        if path.is_file():
+            key = path.read_text().strip()
+        elif os.environ.get("DJANGO_SECRET_KEY_FILE"):
+            raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE={path} does not exist.")
+    if len(key) < 32:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set to a random string of at least 32 characters "
-            "(or set DJANGO_DEBUG=1 for local development)."
+            "DJANGO_SECRET_KEY must be set to a random string of at least 32 characters, or "
+            "DJANGO_SECRET_KEY_FILE name a file holding one (`make run` writes var/secret-key)."
         )
+    return key
+
+
+SECRET_KEY = _secret_key()
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site, which asks an account with two-factor sign-in for its code (chatbot.console.admin_site).
+    "chatbot.console.admin_apps.ChatbotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Sign-in: failed attempts throttled per user and per address (axes); TOTP and backup codes (django_otp).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "chatbot.sites",
     "chatbot.knowledge",
     "chatbot.conversations",
-    "chatbot.intents",
+    "chatbot.intent_models",
     "chatbot.registry",
+    "chatbot.replies",
     "chatbot.dialogue",
     "chatbot.console",
     "chatbot.analytics",
     "chatbot.exports",
     "chatbot.sentiment",
     "chatbot.learning",
+    "chatbot.answers",
     "chatbot.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # High up, so that even the error pages of the middleware below (a bad Host: 400) get the CSP.
+    "chatbot.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "chatbot.console.middleware.ConsoleSecurityHeadersMiddleware",
+    # Last, as axes asks: turns a sign-in refused for a locked-out user or address into its page.
+    "axes.middleware.AxesMiddleware",
 ]
+# axes first: it refuses a locked-out user or address before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "chatbot.urls"
 ASGI_APPLICATION = "chatbot.asgi.application"
@@ -191,13 +219,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "conversations.generate_reply": {"queue": "inference"},
-    "knowledge.faq_embed": {"queue": "inference"},
-    "sentiment.score_message": {"queue": "analytics"},
-    "analytics.hot_topics_refresh": {"queue": "analytics"},
+    "replies.reply_generate": {"queue": "inference"},
+    "replies.faq_refresh": {"queue": "inference"},
+    "sentiment.message_sentiment_score": {"queue": "analytics"},
+    "analytics.hot_topics_compute": {"queue": "analytics"},
     "analytics.hot_topics_refresh_all": {"queue": "analytics"},
-    "learning.retrain": {"queue": "analytics"},
-    "learning.nightly": {"queue": "analytics"},
+    "learning.training_run_execute": {"queue": "analytics"},
+    "learning.training_run_nightly": {"queue": "analytics"},
 }
 CELERY_TASK_IGNORE_RESULT = True
 # Generating one reply may take this long (seconds); a run past it gives up, the message keeps
@@ -213,6 +241,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How often (seconds) a worker looks for such tasks; each look scans (throttle 1).
     "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": 1,
+    # Each look takes a lock in Redis for the moment it scans. kombu's default keeps it 300 s: a
+    # worker killed while scanning (kill -9, which is when redelivery matters) would leave every
+    # other worker unable to hand out a dead worker's tasks for five minutes. A scan takes
+    # milliseconds; two overlapping would not restore a task twice (each restore is a transaction).
+    "unacked_mutex_expire": 10,
 }
 # With the broker down, queuing a task gives up quickly (the message is stored; the sweeper queues
 # its reply once the broker is back) instead of holding the customer's `ack` for long.
@@ -234,7 +267,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The learning loop's nightly retraining (skipped when nothing new was logged since the last run).
     "learning-nightly": {
-        "task": "learning.nightly",
+        "task": "learning.training_run_nightly",
         "schedule": crontab(minute=0, hour=env_int("CHATBOT_LEARNING_NIGHTLY_HOUR", 3)),
         "options": {"expires": 3600},
     },
@@ -253,7 +286,13 @@ CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = 
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo
 # FAQ's held-out paraphrases (bench/faq_retrieval.py): 71% answered right, 80% of off-topic refused.
-CHATBOT_ANSWER_THRESHOLD = env_float("CHATBOT_ANSWER_THRESHOLD", 0.45)
+# hybrid: dense (phrasings, answer, answer sentences), BM25 and word coverage fused by a reranker, with
+# an off-topic model; dense: cosine over the phrasings only (the earlier retriever).
+CHATBOT_RETRIEVAL = env_str("CHATBOT_RETRIEVAL", "hybrid")
+if CHATBOT_RETRIEVAL not in {"hybrid", "dense"}:
+    raise ImproperlyConfigured("CHATBOT_RETRIEVAL must be hybrid or dense.")
+# A new site's threshold: the reranker's probability (hybrid) or the cosine (dense); gate_tune fits a site's own.
+CHATBOT_ANSWER_THRESHOLD = env_float("CHATBOT_ANSWER_THRESHOLD", 0.35 if CHATBOT_RETRIEVAL == "hybrid" else 0.45)
 # Two FAQ candidates closer than this (both answerable): the bot asks which one is meant.
 CHATBOT_CLARIFY_MARGIN = env_float("CHATBOT_CLARIFY_MARGIN", 0.03)
 # This many unanswerable questions in a row: the conversation is handed to the team.
@@ -281,6 +320,11 @@ CHATBOT_MAX_NEW_TOKENS = env_int("CHATBOT_MAX_NEW_TOKENS", 160)
 CHATBOT_PREFIX_CACHE_SIZE = env_int("CHATBOT_PREFIX_CACHE_SIZE", 64)  # FAQ passages whose KV cache is kept
 # A generated reply less similar than this to its passage is replaced by the FAQ answer (0: off).
 CHATBOT_GROUNDING_MIN_SIMILARITY = env_float("CHATBOT_GROUNDING_MIN_SIMILARITY", 0.5)
+# Every generated sentence is checked against the cited passage before it is shown
+# (intents/generation/verifier.py); 0 keeps only the facts guard and the drift check.
+CHATBOT_VERIFIER = env_bool("CHATBOT_VERIFIER", True)
+# A FAQ answer to a yes/no question opens with a verified "Yes." or "No." where the passage is clear.
+CHATBOT_ANSWER_LEAD_IN = env_bool("CHATBOT_ANSWER_LEAD_IN", True)
 CHATBOT_GENERATOR_URL = env_str("CHATBOT_GENERATOR_URL", "")
 CHATBOT_GENERATOR_MODEL = env_str("CHATBOT_GENERATOR_MODEL", "")
 CHATBOT_GENERATOR_API_KEY = env_str("CHATBOT_GENERATOR_API_KEY", "")
@@ -347,13 +391,37 @@ CHATBOT_RATE_LIMITS = {
 }
 if any(limit < 0 for scopes in CHATBOT_RATE_LIMITS.values() for limit in scopes.values()):
     raise ImproperlyConfigured("CHATBOT_RATE_* limits must be 0 (off) or more.")
-# Serves a bare websocket echo at /ws/echo/ so `make bench-ws` can compare against it.
-CHATBOT_BENCH_ECHO = env_bool("CHATBOT_BENCH_ECHO", DEBUG)
+# Serves a bare websocket echo at /ws/echo/ (any Origin) so `make bench-ws` can compare against it:
+# for the benchmarks only, which turn it on; DEBUG does not.
+CHATBOT_BENCH_ECHO = env_bool("CHATBOT_BENCH_ECHO", False)
 
 # --- The operator console. ---
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:inbox"
 LOGOUT_REDIRECT_URL = "console:login"
+# Sign-in throttling (django-axes), on the console's and the admin's login pages alike: after
+# CHATBOT_LOGIN_FAILURE_LIMIT failed attempts for one username, or from one client address (whichever
+# comes first), both are refused for CHATBOT_LOGIN_LOCKOUT_MINUTES (0: until an admin deletes the
+# record in the admin, "Access attempts"). A wrong two-factor code counts as a failed attempt. The
+# address is the one uvicorn reports (FORWARDED_ALLOW_IPS, README "Operations: abuse limits").
+AXES_FAILURE_LIMIT = env_int("CHATBOT_LOGIN_FAILURE_LIMIT", 5)
+CHATBOT_LOGIN_LOCKOUT_MINUTES = env_int("CHATBOT_LOGIN_LOCKOUT_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or CHATBOT_LOGIN_LOCKOUT_MINUTES < 0:
+    raise ImproperlyConfigured(
+        "CHATBOT_LOGIN_FAILURE_LIMIT must be at least 1, CHATBOT_LOGIN_LOCKOUT_MINUTES 0 or more."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=CHATBOT_LOGIN_LOCKOUT_MINUTES) if CHATBOT_LOGIN_LOCKOUT_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "chatbot.console.views.sign_in_locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+# Masked in the attempts the admin shows (passwords always are): two-factor and backup codes.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False  # no banner at every start; its log lines then mask the username and address
+# Two-factor sign-in (TOTP apps, backup codes) for console and admin accounts. Anyone may turn it on
+# at /console/two-factor/; with CHATBOT_REQUIRE_2FA_FOR_ADMINS, console admins and superusers must:
+# until they have, every page but the set-up sends them there.
+CHATBOT_REQUIRE_2FA_FOR_ADMINS = env_bool("CHATBOT_REQUIRE_2FA_FOR_ADMINS", False)
+OTP_TOTP_ISSUER = env_str("CHATBOT_2FA_ISSUER", "Chatbot desk")
 # A conversation waiting for a person this long (seconds) with nobody taking it: the widget offers
 # the customer to leave an e-mail address and a message instead.
 CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
@@ -361,7 +429,7 @@ CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
 CHATBOT_OPERATOR_ONLINE_S = env_int("CHATBOT_OPERATOR_ONLINE_S", 60)
 # Sentiment of customer messages, scored off the reply path (Celery `analytics` queue). A
 # conversation's sentiment weighs its latest customer message 1, the one before this, then this
-# squared...; see intents.sentiment.conversation_sentiment.
+# squared...; see intents.sentiment.conversations.conversation_sentiment.
 CHATBOT_SENTIMENT_DECAY = env_float("CHATBOT_SENTIMENT_DECAY", 0.6)
 if not 0.0 < CHATBOT_SENTIMENT_DECAY <= 1.0:
     raise ImproperlyConfigured("CHATBOT_SENTIMENT_DECAY must be within (0, 1].")
@@ -378,6 +446,13 @@ CHATBOT_EXPORT_RATE_PER_MINUTE = env_int("CHATBOT_EXPORT_RATE_PER_MINUTE", 30)
 # GPU worker raise them. Sentiment retraining needs labelled data (a `text,label` CSV, or the
 # airline tweets) besides the operators' corrections.
 CHATBOT_LEARNING_DIR = Path(env_str("CHATBOT_LEARNING_DIR", str(BASE_DIR / "var" / "learning")))
+# The retrainer of each kind (chatbot.registry.retraining.Retrainer), by dotted path: each lives
+# with its kind's models, and the learning loop runs whichever are named here, in this order.
+CHATBOT_RETRAINERS: dict[str, str] = {
+    "intents": "chatbot.intent_models.retraining.IntentRetrainer",
+    "sentiment": "chatbot.sentiment.retraining.SentimentRetrainer",
+    "dialogue": "chatbot.dialogue.retraining.DialogueRetrainer",
+}
 CHATBOT_LEARNING_DEVICE = env_str("CHATBOT_LEARNING_DEVICE", CHATBOT_DEVICE)
 CHATBOT_LEARNING_SENTIMENT_DATA = env_str("CHATBOT_LEARNING_SENTIMENT_DATA", "")
 CHATBOT_LEARNING_SENTIMENT_FORMAT = env_str("CHATBOT_LEARNING_SENTIMENT_FORMAT", "airline")

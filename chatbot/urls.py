@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from chatbot.exports import api as export_api
 from chatbot.web import views
 
 urlpatterns = [
@@ -9,10 +10,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The operator console: inbox and conversations, knowledge, analytics, exports, learning.
     path("console/", include("chatbot.console.urls")),
-    path("console/knowledge/", include("chatbot.knowledge.console_urls")),
+    path("console/knowledge/", include("chatbot.console.faq_urls")),
     path("console/analytics/", include("chatbot.analytics.urls")),
     path("console/exports/", include("chatbot.exports.urls")),
     path("console/learning/", include("chatbot.learning.urls")),
     # The REST API (transcript export for analytics pipelines), authenticated by API tokens.
     path("api/v1/", include("chatbot.exports.api_urls")),
+    # Other versions and paths under /api/: the API's JSON 404.
+    re_path(r"^api(?:/(?P<path>.*))?$", export_api.not_found),
 ]

@@ -41,6 +41,9 @@ class IntentDataset:
     test: tuple[Example, ...] = ()
     source: str = ""
     notes: tuple[str, ...] = field(default=())
+    # The loader held `validation` out of a file without splits of its own (a CSV), rather than the
+    # file naming it (CLINC150's "val"): the whole file is then one set of examples to score.
+    validation_held_out: bool = False
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -51,9 +54,20 @@ class IntentDataset:
     def has_out_of_scope(self) -> bool:
         return any(not e.in_scope for e in (*self.train, *self.validation, *self.test))
 
-    def evaluation_split(self) -> tuple[Example, ...]:
-        """What `evaluate` scores: the test split when the file has one, else validation."""
-        return self.test or self.validation
+    def evaluation_split(self, *, validation_only: bool = False) -> tuple[Example, ...]:
+        return self.evaluation_examples(validation_only=validation_only)[1]
+
+    def evaluation_examples(self, *, validation_only: bool = False) -> tuple[str, tuple[Example, ...]]:
+        """What `evaluate` scores, and its name: a file without splits of its own (a separate test
+        file, say) whole ("all"); a file with its own splits its test split ("test"), else its
+        validation split. With `validation_only`, the validation split ("validation")."""
+        if validation_only:
+            return "validation", self.validation
+        if self.test:
+            return "test", self.test
+        if self.validation_held_out:
+            return "all", (*self.train, *self.validation)
+        return "validation", self.validation
 
 
 def load(fmt: Format, path: Path | str, *, validation_fraction: float = 0.1, seed: int = 13) -> IntentDataset:
@@ -76,6 +90,7 @@ def load(fmt: Format, path: Path | str, *, validation_fraction: float = 0.1, see
         tuple(validation),
         source=str(path),
         notes=(f"validation: a stratified {validation_fraction:.0%} of {path.name} (seed {seed})",),
+        validation_held_out=True,
     )
 
 

@@ -1,4 +1,4 @@
-"""The torch model behind the intent classifier: a transformer encoder, mean pooling, a linear head."""
+"""The torch model behind the intent and sentiment classifiers: a transformer encoder, mean pooling, a linear head."""
 
 from __future__ import annotations
 

@@ -74,6 +74,17 @@ def retrieval_query(history: Sequence[Turn]) -> str:
     return current
 
 
+def follow_up_query(history: Sequence[Turn]) -> str | None:
+    """The last customer turn read together with the one before it, when it is short enough to be a
+    follow-up that leans on it ("and Switzerland?", "is there interest?"); None otherwise. The
+    responder searches with both and keeps whichever finds the better match."""
+    customer = [turn.text.strip() for turn in history if turn.sender == "customer" and turn.text.strip()]
+    if len(customer) < 2 or len(customer[-1].split()) > _FOLLOW_UP_MAX_WORDS:
+        return None
+    merged = f"{customer[-2]} {customer[-1]}"
+    return None if merged == retrieval_query(history) else merged
+
+
 def failed_turns(history: Sequence[Turn]) -> int:
     """How many bot replies in a row, most recent first, could not answer."""
     count = 0

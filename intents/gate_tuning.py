@@ -37,10 +37,13 @@ class LabelledQuestion:
     text: str
     candidates: tuple[Candidate, ...]  # retrieval results, best first
     expected: int | None  # the FAQ entry that answers it; None for an off-topic question
+    oos_probability: float | None = None  # the index's off-topic model, when it has one
 
 
 def outcome(question: LabelledQuestion, policy: GatePolicy) -> str:
-    decision = decide(question=question.text, candidates=question.candidates, policy=policy)
+    decision = decide(
+        question=question.text, candidates=question.candidates, policy=policy, oos_probability=question.oos_probability
+    )
     chosen = {c.id for c in decision.candidates}
     if question.expected is None:
         return {"answer": "off_topic_answered", "clarify": "off_topic_clarified"}.get(

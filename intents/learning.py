@@ -80,6 +80,11 @@ def normalised(text: str) -> str:
     return _NOT_WORD.sub(" ", text.casefold()).strip()
 
 
+def golden_questions(golden: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The comparison keys of a golden set's questions (texts): training data must not hold them."""
+    return {normalised(str(row.get("question") or row.get("text") or "")) for row in golden}
+
+
 @dataclass
 class PreparedPairs:
     pairs: list[TrainingPair]

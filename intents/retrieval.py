@@ -5,14 +5,23 @@ that answers from it through the answer gate (intents and generation plug in beh
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
 from intents.classifier import IntentClassifier
 from intents.embeddings import Embedder, Vectors
-from intents.gate import ASKED_FOR_HUMAN_REASON, Candidate, Decision, GatePolicy, decide, retrieval_query
+from intents.gate import (
+    ASKED_FOR_HUMAN_REASON,
+    Candidate,
+    Decision,
+    GatePolicy,
+    decide,
+    follow_up_query,
+    retrieval_query,
+)
 from intents.streaming import split_for_streaming
 from intents.types import Answer, FaqDocument, Source, Turn
 
@@ -73,6 +82,27 @@ class FaqIndex:
         order = np.argsort(-best)[:k]
         return [Match(self._documents[i], float(best[i])) for i in order if np.isfinite(best[i])]
 
+    def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
+        return self.search(vector, k=k)
+
+    def off_topic_probability(self, vector: Vectors) -> float | None:
+        return None
+
+
+class Retriever(Protocol):
+    """Finds the FAQ entries that may answer a question: `FaqIndex` (cosine over phrasings) or
+    `intents.hybrid.HybridIndex` (dense, lexical and coverage evidence fused by a reranker)."""
+
+    def __len__(self) -> int: ...
+
+    def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
+        """The `k` best entries for the query (its text and its normalised vector), best first."""
+        ...
+
+    def off_topic_probability(self, vector: Vectors) -> float | None:
+        """How sure the index is that the question is about nothing the site answers (None: no opinion)."""
+        ...
+
 
 @dataclass(frozen=True)
 class IntentRoute:
@@ -107,20 +137,37 @@ class RetrievalResponder:
     between two that fit about equally, or an honest "not sure" and a person instead of a guess."""
 
     embedder: Embedder
-    index: FaqIndex
+    index: Retriever
     policy: GatePolicy = field(default_factory=GatePolicy)
     model_version: str = "retrieval-v2"
     intents: IntentRouter | None = None
+    # Words to open a FAQ answer with, given the question and the cited entry: the product passes
+    # a verified "Yes." or "No." for yes/no questions (`intents.generation.verifier.lead_in`).
+    opening: Callable[[str, FaqDocument], str] | None = None
 
     def deliberate(self, history: Sequence[Turn]) -> Deliberation:
         """Retrieval, the intent model when the site has one, and the gate's decision."""
         question = next((t.text.strip() for t in reversed(history) if t.sender == "customer"), "")
         query = retrieval_query(history)
+        merged = follow_up_query(history)
         started = time.perf_counter()
-        matches = self.index.search(self.embedder.encode([query])[0], k=3) if query else []
+        vector = None
+        matches: list[Match] = []
+        if query:
+            queries = [query] if merged is None else [query, merged]
+            vectors = self.embedder.encode(queries)
+            vector, matches = vectors[0], self.index.retrieve(query, vectors[0], k=3)
+            if merged is not None:
+                # A short follow-up: read with the turn before it when that finds a better match.
+                merged_matches = self.index.retrieve(merged, vectors[1], k=3)
+                if merged_matches and (not matches or merged_matches[0].score > matches[0].score):
+                    query, vector, matches = merged, vectors[1], merged_matches
+        off_topic = self.index.off_topic_probability(vector) if vector is not None else None
         retrieval_ms = (time.perf_counter() - started) * 1000
         candidates = [Candidate(m.document.id, m.document.question, round(m.score, 4)) for m in matches]
         prediction = self.intents.classifier.predict([question])[0] if self.intents and question else None
+        from_intents = prediction.oos_probability if prediction else None
+        oos_probabilities = [p for p in (off_topic, from_intents) if p is not None]
         route = None
         if prediction is not None and not prediction.out_of_scope and self.intents is not None:
             route = self.intents.routes.get(prediction.intent, IntentRoute("answer"))
@@ -129,13 +176,17 @@ class RetrievalResponder:
             candidates=candidates,
             history=history,
             policy=self.policy,
-            oos_probability=prediction.oos_probability if prediction else None,
+            oos_probability=max(oos_probabilities) if oos_probabilities else None,
             intent=(prediction.intent, prediction.confidence, route.action) if prediction and route else None,
         )
         if decision.intent_reply and prediction is not None and route is not None:
             answer = Answer(text=route.response, intent=prediction.intent, confidence=0.0)
         else:
-            answer = self._reply(decision, {m.document.id: m.document.answer for m in matches})
+            answers = {m.document.id: m.document.answer for m in matches}
+            if self.opening is not None and decision.action == "answer" and decision.candidates:
+                document = next(m.document for m in matches if m.document.id == decision.candidates[0].id)
+                answers[document.id] = self.opening(query, document) + document.answer
+            answer = self._reply(decision, answers)
         answer = replace(
             answer,
             confidence=candidates[0].score if candidates else 0.0,

@@ -38,13 +38,11 @@ def shop_site(db: None) -> Any:
 @pytest.fixture
 def demo_site(db: None) -> Any:
     """The demo site with the demo FAQ, embedded by the real MiniLM model."""
-    from chatbot.knowledge.answering import faq_embed_stale
     from chatbot.knowledge.services import faq_entries_from_file, faq_import
+    from chatbot.replies.faq_index import faq_embed_stale
     from chatbot.sites.models import Site
 
-    site = Site.objects.create(
-        key="demo", name="Lumen & Loom", allowed_origins=["https://shop.example.com"], answer_threshold=0.45
-    )
+    site = Site.objects.create(key="demo", name="Lumen & Loom", allowed_origins=["https://shop.example.com"])
     faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ))
     faq_embed_stale(site=site)
     site.refresh_from_db()

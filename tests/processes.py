@@ -134,8 +134,9 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
 
 
 def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:
-    """uvicorn serving `app` on 127.0.0.1:`port`, without lifespan events."""
-    return [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", *extra]
+    """uvicorn serving `app` on 127.0.0.1:`port`, with lifespan events (the web process's start-up
+    starts the reply sweeper; an application that cannot handle them fails to start)."""
+    return [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on", *extra]
 
 
 def asgi_server(env: Mapping[str, str], port: int) -> Process:
@@ -152,6 +153,10 @@ def asgi_server(env: Mapping[str, str], port: int) -> Process:
             time.sleep(0.2)
     process.stop()
     raise TimeoutError(f"uvicorn did not answer /healthz:\n{process.output()}")
+
+
+# What each pool process of a worker logs once its models are loaded (chatbot.replies.loading).
+WORKER_MODELS_LOADED = "loaded embedding model"
 
 
 def celery_worker(env: Mapping[str, str], *, queues: str = "inference", concurrency: int = 1) -> Process:
@@ -174,4 +179,15 @@ def celery_worker(env: Mapping[str, str], *, queues: str = "inference", concurre
         env,
     ).start()
     process.wait_for("ready.", timeout=120)
+    # "ready." comes as soon as the worker consumes, before its pool processes have loaded their
+    # models (worker_process_init): a task it takes meanwhile waits in the worker for them, tens of
+    # seconds on a busy machine, and with a short visibility timeout is handed out again and again.
+    # A worker started to take over (tests/faults) must be able to answer when the test goes on.
+    deadline = time.monotonic() + 240
+    while process.log.read_text(errors="replace").count(WORKER_MODELS_LOADED) < concurrency:
+        if not process.alive():
+            raise RuntimeError(f"celery exited early:\n{process.output()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"celery's pool did not load its models:\n{process.output()}")
+        time.sleep(0.2)
     return process

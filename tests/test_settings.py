@@ -5,14 +5,17 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.processes import ROOT, base_env, load_settings
 
 
-def test_production_refuses_to_start_without_a_secret_key() -> None:
-    result = load_settings(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="")
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    empty = tmp_path / "secret-key"
+    empty.touch()
+    result = load_settings(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(empty))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
@@ -48,26 +51,52 @@ def test_reply_recovery_settings_that_could_lose_or_block_replies_are_refused(en
     assert named in result.stderr
 
 
-def test_development_mode_runs_without_a_secret() -> None:
-    result = load_settings(DJANGO_DEBUG="1", DJANGO_SECRET_KEY="")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True"
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_no_built_in_key_development_mode_too_refuses_to_start_without_one(debug: str, tmp_path: Path) -> None:
+    """There is no fallback key in the source to forge visitor tokens with: without
+    DJANGO_SECRET_KEY or a key file, settings fail, in development as in production."""
+    result = load_settings(DJANGO_DEBUG=debug, DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(tmp_path / "none"))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY_FILE" in result.stderr and "does not exist" in result.stderr
+    settings_source = (ROOT / "chatbot" / "settings.py").read_text()
+    assert "insecure" not in settings_source and "do-not-use" not in settings_source
 
 
-def test_development_mode_falls_back_to_a_development_key() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; print(len(settings.SECRET_KEY))",
-        ],
-        cwd=ROOT,
-        env=base_env(DJANGO_DEBUG="1", DJANGO_SECRET_KEY=""),
-        capture_output=True,
-        text=True,
-        timeout=60,
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_the_key_is_read_from_the_install_s_key_file(debug: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "secret-key"
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key + "\n")
+    result = load_settings(
+        show="SECRET_KEY", DJANGO_DEBUG=debug, DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(key_file)
     )
-    assert int(result.stdout) > 20
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == key
+    # The environment wins over the file (a deployment's .env or secret store).
+    from_env = load_settings(show="SECRET_KEY", DJANGO_SECRET_KEY="e" * 40, DJANGO_SECRET_KEY_FILE=str(key_file))
+    assert from_env.stdout.strip() == "e" * 40
+    key_file.write_text("short")
+    assert "at least 32 characters" in load_settings(DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(key_file)).stderr
+
+
+def routes(**env: str) -> list[str]:
+    code = (
+        "import django; django.setup(); from chatbot.routing import websocket_urlpatterns; "
+        "print(' '.join(str(p.pattern) for p in websocket_urlpatterns))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=base_env(**env), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_bare_websocket_echo_is_served_only_when_the_benchmark_setting_asks_for_it() -> None:
+    """/ws/echo/ accepts any Origin: DEBUG alone must not open it (it used to)."""
+    assert "ws/echo/" not in routes(DJANGO_DEBUG="1")
+    assert "ws/echo/" not in routes(DJANGO_DEBUG="0")
+    assert "ws/echo/" in routes(DJANGO_DEBUG="0", CHATBOT_BENCH_ECHO="1")
+    assert "ws/chat/" in routes(DJANGO_DEBUG="1")
 
 
 def deploy_check(**overrides: str) -> subprocess.CompletedProcess[str]:

@@ -214,7 +214,7 @@ def unanswered_clusters_for(
     the questions), so the dashboard loads it on its own."""
     # Imported here: clustering brings in the embedding model's code, which the rest of the
     # dashboard does not need.
-    from chatbot.knowledge.unanswered import unanswered_clusters
+    from chatbot.console.unanswered import unanswered_clusters
 
     # Aware datetimes, so the days are those of `tz`, not of the server (the end is excluded).
     since, until = range_bounds(start=start, end=end, tz=tz)

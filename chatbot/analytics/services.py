@@ -25,8 +25,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from chatbot.analytics.models import HotTopic, HotTopicExample, HotTopicsReport, ReportStatus, scope_key
-from chatbot.background import background_dispatch
 from chatbot.conversations.models import Message, Sender
+from chatbot.replies.dispatch import task_dispatch
+from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
 from intents.topics import hot_topics, is_question
@@ -71,11 +72,11 @@ def hot_topics_request(*, site_ids: Collection[int], days: int | None = None, di
 def hot_topics_dispatch(report_id: int) -> None:
     """Compute a pending report: on an `analytics` worker (celery), on a thread of this process
     (inprocess) or right here (inline)."""
-    background_dispatch(
-        task="chatbot.analytics.tasks.hot_topics_refresh",
-        run=lambda report: hot_topics_compute(report_id=report),
-        argument=report_id,
+    task_dispatch(
+        "chatbot.analytics.tasks.hot_topics_compute",
+        report_id,
         what="hot-topics",
+        if_lost="after 15 minutes the report is taken for lost and can be requested again",
     )
 
 
@@ -207,8 +208,6 @@ def _compute(report: HotTopicsReport, *, embedder: Embedder | None) -> None:
     topics = []
     if current:
         if embedder is None:
-            from chatbot.knowledge.answering import embedder_get
-
             embedder = embedder_get()
         # Each distinct text is embedded once (repeats still count). The vectors are used here and
         # never stored: embeddings can be turned back into text, and erasure must leave no copy.

@@ -1,19 +1,25 @@
-"""Who may see and do what in the console: staff sign in with Django auth, and their Operator
-record says their role and sites. A superuser without one is treated as an admin."""
+"""Who may see and do what in the console: staff sign in with Django auth (and a second factor
+where they have one or the settings require it), and their Operator record says their role and
+sites. A superuser without one is treated as an admin."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
 
 from chatbot.console.models import Operator, Role
+from chatbot.console.two_factor import two_factor_enabled, two_factor_satisfied
 from chatbot.conversations.models import Conversation
 from chatbot.sites.models import Site
 
@@ -27,6 +33,15 @@ def operator_for(user: Any) -> Operator | None:
     operator = Operator.objects.filter(user=user).select_related("user").first()
     if operator is None and user.is_superuser:
         operator, _ = Operator.objects.get_or_create(user=user, defaults={"role": Role.ADMIN})
+    return operator
+
+
+def console_operator(user: Any, session: Mapping[str, Any]) -> Operator | None:
+    """The operator a signed-in session acts as (the console's websocket asks this), or None while
+    the session still owes a second factor."""
+    operator = operator_for(user)
+    if operator is None or not two_factor_satisfied(user, session):
+        return None
     return operator
 
 
@@ -48,6 +63,17 @@ def can_access_site(operator: Operator, site_id: int) -> bool:
     return operator.is_admin or operator.sites.filter(pk=site_id).exists()
 
 
+def two_factor_redirect(request: HttpRequest) -> HttpResponseBase:
+    """Where a session that still owes a second factor goes: an account that has one but whose
+    session was not verified with it (signed in before it was turned on) signs in again; an admin
+    whom the settings require to have one sets it up."""
+    if two_factor_enabled(request.user):
+        logout(request)
+        return redirect_to_login(request.get_full_path(), "console:login")
+    messages.warning(request, "Set up two-factor sign-in first: it is required for admins.")
+    return redirect("console:two_factor")
+
+
 def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
     """A console page: signed in (else to the login page), an operator (else 403), and for
     `admin_only` pages an admin. The view finds the operator on `request.operator`."""
@@ -58,6 +84,8 @@ def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
             operator = operator_for(request.user)
             if operator is None:
                 raise PermissionDenied("This account has no access to the console.")
+            if not two_factor_satisfied(request.user, request.session):
+                return two_factor_redirect(request)
             if admin_only and not operator.is_admin:
                 raise PermissionDenied("Only admins can do this.")
             request.operator = operator  # type: ignore[attr-defined]

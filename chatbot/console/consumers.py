@@ -3,21 +3,19 @@
 On connect it sends the operator's inbox, then keeps it live: every change of a conversation on
 the operator's sites arrives as a fresh row that replaces the old one, so a console that
 reconnects asks for the inbox again and has lost nothing. An open conversation is delivered like
-the widget's: every message exactly once, in `seq` order, with what only operators see.
+the widget's (chatbot.conversations.delivery): every message exactly once, in `seq` order, with
+what only operators see.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from typing import Any
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chatbot.console import selectors, services
-from chatbot.console.access import operator_for, site_ids_for
+from chatbot.console.access import console_operator, site_ids_for
 from chatbot.console.frames import (
     ClaimFrame,
     CloseFrame,
@@ -33,10 +31,9 @@ from chatbot.console.frames import (
 )
 from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
-from chatbot.conversations.consumers import REFUSED, database_sync_to_async
+from chatbot.conversations.delivery import REFUSED, ConversationSocket, database_sync_to_async
 from chatbot.conversations.frames import FrameError, error_frame
-from chatbot.conversations.models import Conversation, ConversationStatus
-from chatbot.conversations.sweeper import sweeper_start
+from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus
 from chatbot.sites.origins import same_origin
 
 logger = logging.getLogger(__name__)
@@ -54,17 +51,24 @@ def _same_origin(scope: dict[str, Any]) -> bool:
     return same_origin(origin, host, https_only=https_only)
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
+@database_sync_to_async
+def _frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None) -> list[dict[str, Any]]:
+    return selectors.console_messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
+
+
+class ConsoleConsumer(ConversationSocket):
     operator: Operator
     site_ids: set[int]
-    conversation_id: int | None = None  # the conversation open in this console
-    delivered_seq: int = 0
     conversation_status: str = ""  # the open conversation's status, as last told
 
+    # The conversation open in this console is `conversation_id`.
+
+    async def frames_after(self, conversation_id: int, after_seq: int, up_to_seq: int | None) -> list[dict[str, Any]]:
+        return await _frames_after(conversation_id, after_seq, up_to_seq)
+
     async def connect(self) -> None:
-        events.bind_server_loop(asyncio.get_running_loop())
-        sweeper_start()
-        operator = await database_sync_to_async(operator_for)(self.scope.get("user"))
+        self.bind_server_loop()
+        operator = await database_sync_to_async(console_operator)(self.scope.get("user"), self.scope.get("session", {}))
         if operator is None or not _same_origin(self.scope):
             await self.close(code=REFUSED)
             return
@@ -156,8 +160,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             )
 
     def _contact_handled(self, contact_id: int) -> None:
-        from chatbot.conversations.models import ContactRequest
-
         site_id = ContactRequest.objects.filter(pk=contact_id).values_list("conversation__site_id", flat=True).first()
         if site_id is None or site_id not in self.site_ids:
             raise services.ConsoleActionError("not_found", "No such contact request.")
@@ -180,11 +182,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             raise services.ConsoleActionError("not_found", "No such conversation.")
         if self.conversation_id != conversation_id:
             await self._leave()
-            self.conversation_id = conversation_id
             await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
             await self.channel_layer.group_add(events.console_conversation_group(conversation_id), self.channel_name)
         # Messages stored between the read and the group join are caught up by seq on the next event.
-        self.delivered_seq = max([after_seq, *(m["seq"] for m in view["messages"])])
+        self.delivery.follow(conversation_id, delivered_seq=max([after_seq, *(m["seq"] for m in view["messages"])]))
         self.conversation_status = view["conversation"]["status"]
         await self._send(view)
 
@@ -194,17 +195,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 events.console_conversation_group(self.conversation_id), self.channel_name
             )
-        self.conversation_id = None
-        self.delivered_seq = 0
-
-    async def _deliver_up_to(self, seq: int) -> None:
-        if self.conversation_id is None or seq <= self.delivered_seq:
-            return
-        for frame in await database_sync_to_async(selectors.console_messages_after)(
-            conversation_id=self.conversation_id, after_seq=self.delivered_seq, up_to_seq=seq
-        ):
-            await self._send(frame)
-            self.delivered_seq = frame["seq"]
+        self.delivery.follow(None, delivered_seq=0)
 
     # --- group events ---
 
@@ -225,8 +216,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "notify", "conversation": row, "reason": "waiting_human"})
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        if event["frame"]["conversation"] == self.conversation_id:
-            await self._deliver_up_to(int(event["frame"]["seq"]))
+        await self.delivery.stored(conversation_id=event["frame"]["conversation"], seq=int(event["frame"]["seq"]))
 
     async def chat_token(self, event: dict[str, Any]) -> None:
         # As in the widget: after a takeover no piece of a bot reply still in flight is shown.
@@ -250,6 +240,3 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def _send_inbox(self) -> None:
         rows = await database_sync_to_async(selectors.inbox_rows)(site_ids=self.site_ids)
         await self._send({"type": "inbox", "conversations": rows})
-
-    async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -7,6 +7,8 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
-    path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
+    path("login/", views.ConsoleLoginView.as_view(), name="login"),
+    path("login/code/", views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("two-factor/", views.two_factor, name="two_factor"),
 ]

@@ -1,24 +1,20 @@
 """The widget's websocket (protocol v1, docs/protocol.md): a thin adapter over the services.
 
-Delivery guarantee: every stored message reaches this connection exactly once, in `seq` order.
-The consumer remembers the highest seq it delivered; an event that skips ahead makes it read the
-gap from the database first, and an event it already delivered is dropped.
+Delivery guarantee: every stored message reaches this connection exactly once, in `seq` order
+(chatbot.conversations.delivery).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatbot.conversations import events, services
+from chatbot.conversations.delivery import REFUSED, ConversationSocket, database_sync_to_async
 from chatbot.conversations.frames import (
     PROTOCOL_VERSION,
     ContactFrame,
@@ -36,27 +32,13 @@ from chatbot.conversations.frames import (
 from chatbot.conversations.limits import Event, client_address, limit_take, limited_message
 from chatbot.conversations.models import Conversation, ConversationStatus, Visitor
 from chatbot.conversations.selectors import messages_after
-from chatbot.conversations.sweeper import sweeper_start
 from chatbot.conversations.tokens import visitor_token_read
 from chatbot.sites.models import Site
 from chatbot.sites.origins import origin_allowed
 
 logger = logging.getLogger(__name__)
 
-REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
 RATE_LIMITED = 4429  # close code after a connection's `rate_limited` error frame (as HTTP 429)
-
-_Result = TypeVar("_Result")
-
-
-def database_sync_to_async(function: Callable[..., _Result]) -> Callable[..., Awaitable[_Result]]:
-    """ORM work on a pool thread, closing stale connections around it.
-
-    Channels' default runs every connection's database work on one shared thread, which caps a
-    web process at one query at a time. Each connection still awaits its own calls one by one,
-    so frames of one connection are handled in order.
-    """
-    return DatabaseSyncToAsync(function, thread_sensitive=False)  # type: ignore[no-any-return]
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -93,22 +75,19 @@ def _status_frame(conversation_id: int) -> dict[str, Any]:
     return events.status_frame(Conversation.objects.get(pk=conversation_id))
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(ConversationSocket):
     site: Site
     visitor: Visitor
-    conversation_id: int | None = None
-    delivered_seq: int = 0
     status: str = ""  # the last status this connection was told; a status frame is sent on change only
-    # A client back to a conversation says with `resume` which seq it has; until then live messages
-    # are not sent (they are stored: resume reads them), or one could arrive twice and out of order.
-    awaiting_resume: bool = False
     page_url: str = ""
     user_agent: str = ""
     address: str | None = None  # what the per-IP limits count (limits.client_address)
 
+    async def frames_after(self, conversation_id: int, after_seq: int, up_to_seq: int | None) -> list[dict[str, Any]]:
+        return await _frames_after(conversation_id, after_seq, up_to_seq)
+
     async def connect(self) -> None:
-        events.bind_server_loop(asyncio.get_running_loop())
-        sweeper_start()
+        self.bind_server_loop()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.address = client_address(self.scope)
         # The per-address count comes before any database work, so a flood of handshakes costs none.
@@ -138,8 +117,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.status = conversation.status if conversation else ConversationStatus.BOT
         status = events.status_frame(conversation) if conversation else {"status": self.status}
         if conversation is not None:
-            await self._join(conversation.pk, delivered_seq=conversation.last_seq)
-            self.awaiting_resume = True
+            await self._join(conversation.pk, delivered_seq=conversation.last_seq, awaiting_resume=True)
         await self.accept()
         await self._send(
             {
@@ -187,7 +165,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if not await self._within_limits(frame):
                 return
             # Writing without resuming: from here on the connection is live from the seq it joined at.
-            self.awaiting_resume = False
+            self.delivery.awaiting_resume = False
         if isinstance(frame, MessageFrame):
             await self._on_message(frame)
         elif isinstance(frame, ResumeFrame):
@@ -242,11 +220,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
         )
-        await self._deliver(message_frame(message))
+        await self.delivery.deliver(message_frame(message))
         if joined:
             # The reply was queued when the message was stored, before this connection joined the
             # conversation's group: a quick one was published to nobody. Read it from the database.
-            await self._catch_up(up_to_seq=None)
+            await self.delivery.catch_up(up_to_seq=None)
 
     async def _on_resume(self, frame: ResumeFrame) -> None:
         if self.conversation_id is None:
@@ -256,8 +234,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frames = await _frames_after(self.conversation_id, frame.after_seq)
         for item in frames:
             await self._send(item)
-        self.delivered_seq = max([frame.after_seq, *(item["seq"] for item in frames)])
-        self.awaiting_resume = False
+        self.delivery.resumed(delivered_seq=max([frame.after_seq, *(item["seq"] for item in frames)]))
 
     async def _on_feedback(self, frame: FeedbackFrame) -> None:
         if self.conversation_id is None:
@@ -278,7 +255,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # The conversation was just created: its events went out before this connection joined.
             await self._join(conversation.pk, delivered_seq=0)
             await self._send_status(events.status_frame(conversation))
-            await self._catch_up(up_to_seq=None)
+            await self.delivery.catch_up(up_to_seq=None)
 
     async def _on_contact(self, frame: ContactFrame) -> None:
         try:
@@ -301,8 +278,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- group events ---
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        if event["frame"]["conversation"] == self.conversation_id and not self.awaiting_resume:
-            await self._deliver(event["frame"])
+        await self.delivery.deliver(event["frame"])
 
     async def chat_token(self, event: dict[str, Any]) -> None:
         # Once this connection was told a person has the conversation, pieces of a bot reply still
@@ -321,41 +297,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Another tab of this visitor started a conversation: follow it from its beginning."""
         if event["conversation"] != self.conversation_id:
             await self._join(event["conversation"], delivered_seq=0)
-            await self._catch_up(up_to_seq=None)
+            await self.delivery.catch_up(up_to_seq=None)
             await self._send_status(await _status_frame(event["conversation"]))
 
     # --- delivery ---
 
-    async def _join(self, conversation_id: int, *, delivered_seq: int) -> None:
+    async def _join(self, conversation_id: int, *, delivered_seq: int, awaiting_resume: bool | None = None) -> None:
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
-        self.conversation_id = conversation_id
-        self.delivered_seq = delivered_seq
+        self.delivery.follow(conversation_id, delivered_seq=delivered_seq, awaiting_resume=awaiting_resume)
         await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
-
-    async def _deliver(self, frame: dict[str, Any]) -> None:
-        seq = int(frame["seq"])
-        if seq <= self.delivered_seq:
-            return
-        if seq > self.delivered_seq + 1:
-            await self._catch_up(up_to_seq=seq)
-            return
-        await self._send(frame)
-        self.delivered_seq = seq
-
-    async def _catch_up(self, *, up_to_seq: int | None) -> None:
-        assert self.conversation_id is not None
-        for item in await _frames_after(self.conversation_id, self.delivered_seq, up_to_seq):
-            await self._send(item)
-            self.delivered_seq = item["seq"]
 
     async def _send_status(self, frame: dict[str, Any]) -> None:
         if frame["status"] != self.status:
             self.status = frame["status"]
             await self._send(frame)
-
-    async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
 
 
 class EchoConsumer(AsyncWebsocketConsumer):

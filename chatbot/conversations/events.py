@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 
 from chatbot.conversations.frames import message_frame
 from chatbot.conversations.models import Conversation, Message
@@ -190,8 +191,6 @@ def status_frame(conversation: Conversation) -> dict[str, Any]:
     """The `status` frame: the status, and for a conversation waiting for a person since when and
     how long the widget waits before it offers to leave a message; the operator's name once one
     answers."""
-    from django.conf import settings
-
     frame: dict[str, Any] = {"type": "status", "status": conversation.status}
     if conversation.status == "waiting_human" and conversation.waiting_since is not None:
         frame["waiting_since"] = conversation.waiting_since.isoformat()

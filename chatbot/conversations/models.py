@@ -63,8 +63,9 @@ class Conversation(models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalation_reason = models.CharField(max_length=200, blank=True)
     # The most severe complaint of the customer's messages so far (the latest among equals) and
-    # what it is about: a category of intents.complaints.CATEGORIES and a severity of SEVERITIES
-    # (low, medium, high, critical); empty while none. Filled with the sentiment, off the reply path.
+    # what it is about: a category of intents.complaints.taxonomy.CATEGORIES and a severity of
+    # intents.complaints.severity.SEVERITIES (low, medium, high, critical); empty while none.
+    # Filled with the sentiment, off the reply path.
     complaint_category = models.CharField(max_length=32, blank=True)
     complaint_severity = models.CharField(max_length=16, blank=True)
 

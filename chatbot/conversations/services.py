@@ -9,11 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatbot.conversations import events
-from chatbot.conversations.dispatch import reply_dispatch
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender, Visitor
 from chatbot.conversations.selectors import conversation_open_for
+from chatbot.conversations.signals import customer_message_stored
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
-from chatbot.sentiment.dispatch import sentiment_dispatch
 from chatbot.sites.models import Site
 from intents.types import Answer
 
@@ -86,7 +85,9 @@ def _next_seq(conversation: Conversation) -> int:
 def message_receive(
     *, visitor: Visitor, client_id: str, text: str, page_url: str = "", user_agent: str = ""
 ) -> Received:
-    """Store a customer message once per `client_id`, publish it and queue the bot's reply."""
+    """Store a customer message once per `client_id`, publish it, and once committed tell the
+    listeners of `customer_message_stored` (the reply engine queues the bot's reply when the
+    message waits for one, sentiment queues its scoring)."""
     with transaction.atomic():
         conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
         existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
@@ -108,12 +109,9 @@ def message_receive(
             if started:
                 events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
             events.publish_message(message, site_id=conversation.site_id)
-            if answer_by_bot:
-                reply_dispatch(message.pk)
+            customer_message_stored.send(sender=Message, message=message)
 
         transaction.on_commit(after_commit)
-        # Off the reply path: the customer's answer never waits for the sentiment scorer.
-        transaction.on_commit(lambda: sentiment_dispatch(message.pk))
     return Received(message, created=True, conversation_started=started)
 
 

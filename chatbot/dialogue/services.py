@@ -11,10 +11,11 @@ from typing import Any
 
 from django.conf import settings
 
-from chatbot.knowledge.answering import embedder_get, faq_index_get
 from chatbot.registry.models import ModelKind, ModelVersion
 from chatbot.registry.selectors import model_version_active, model_versions_matching
 from chatbot.registry.services import model_version_register
+from chatbot.replies.faq_index import faq_index_get
+from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
 from intents.gate import GatePolicy
 from intents.generation import data
@@ -24,7 +25,7 @@ from intents.generation.local import LocalGenerator, resolve_model_location
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
-from intents.retrieval import FaqIndex, RetrievalResponder
+from intents.retrieval import FaqIndex, RetrievalResponder, Retriever
 
 HELD_OUT_FRACTION = 0.1  # of a data file's questions, never trained on; `evaluate` scores them
 ALWAYS_ANSWER = GatePolicy(answer_threshold=-1.0, clarify_margin=0.0)  # evaluation: every question answered
@@ -53,7 +54,7 @@ def _rows(data_path: Path, data_format: str) -> tuple[list[data.QA], list[data.Q
     return rows, train_rows, held_out
 
 
-def _examples_index(site: Site | None, train_rows: list[data.QA]) -> FaqIndex:
+def _examples_index(site: Site | None, train_rows: list[data.QA]) -> Retriever:
     """The FAQ the questions are matched against: the site's, or one built from the training rows."""
     embedder = embedder_get()
     if site is not None:

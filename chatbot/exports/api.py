@@ -1,21 +1,28 @@
 """The export API for analytics pipelines: `GET /api/v1/exports/<kind>` with a bearer token.
 
-Errors are JSON, `{"error": {"code", "message", "parameter"?}}`: 401 without a valid token, 403
-for a site the token's user may not see, 400 for a filter that can't be used, 429 (with
-Retry-After) past the token's rate limit. See docs/api.md."""
+Errors are JSON, `{"error": {"code", "message", "parameter"?}}`, on every path under /api/ and for
+every method: 401 without a valid token, 403 for a site the token's user may not see (or that does
+not exist: the answer is the same), 400 for a filter that can't be used, 404 for an unknown path, 405
+for a method other than GET, 429 (with Retry-After) past the token's rate limit. See docs/api.md."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from chatbot.console.access import operator_for
 from chatbot.exports.filters import ExportFilterError, ExportForbidden, ExportFormat
 from chatbot.exports.services import api_token_authenticate
 from chatbot.exports.views import export_response
 from chatbot.ratelimit import rate_limit_take
+
+logger = logging.getLogger(__name__)
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
@@ -28,6 +35,29 @@ def _unauthorized(code: str, message: str) -> JsonResponse:
     return response
 
 
+def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """An API endpoint: authenticated by its bearer token only, never by the session cookie, so no
+    CSRF check (a cross-site form cannot send the header); an unexpected failure is answered in JSON
+    too (and logged, as Django would)."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return view(request, *args, **kwargs)
+        except Exception:
+            logger.exception("API request %s %s failed", request.method, request.path)
+            return _error(500, "internal_error", "The server could not answer; try again later.")
+
+    return wrapper
+
+
+@api_view
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    return _error(404, "not_found", "No such API endpoint; see docs/api.md.")
+
+
+@api_view
 def export(request: HttpRequest, export_format: ExportFormat) -> HttpResponseBase:
     if request.method != "GET":
         response = _error(405, "method_not_allowed", "Use GET.")

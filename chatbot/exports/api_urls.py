@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from chatbot.exports import api
 from chatbot.exports.filters import ExportFormat
@@ -14,4 +14,6 @@ urlpatterns = [
         {"export_format": ExportFormat.CONVERSATIONS_CSV},
         name="conversations_csv",
     ),
+    # Anything else under /api/v1/ gets the API's JSON 404, not Django's HTML page.
+    re_path(r"^(?P<path>.*)$", api.not_found, name="not_found"),
 ]

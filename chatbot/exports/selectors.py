@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from chatbot.console.models import Note
 from chatbot.conversations.models import ContactRequest, Conversation, Message, Sender, Visitor
+from chatbot.csv_safety import starts_like_formula
 from chatbot.exports.filters import ExportFilter, ExportFormat
 from intents.redaction import redact
 
@@ -72,14 +73,12 @@ CONVERSATION_CSV_COLUMNS = (
     "first_customer_message",
 )
 
-# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def csv_safe(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a `'`
-    in front. Numbers are written by this code, never by a customer, so -0.4 stays a number."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """A CSV cell that a spreadsheet shows as text: a string starting like a formula (look-alikes
+    and leading blanks included, `chatbot.csv_safety`) gets a `'` in front. Numbers are written by
+    this code, never by a customer, so -0.4 stays a number."""
+    if isinstance(value, str) and starts_like_formula(value):
         return "'" + value
     return value
 

@@ -3,22 +3,23 @@ before it changes anything.
 
 Columns: id, question, alternatives (joined by " | "), answer, tags (joined by ", "), is_active.
 Only question and answer are required; a column left out keeps the values of the entries updated.
-A cell a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
-is written with a leading apostrophe, as OWASP advises against CSV injection; the import takes
-that apostrophe off again, so an export imported back gives the same entries.
+A cell a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return,
+or a Unicode look-alike of one of those, behind blanks or not: chatbot.csv_safety) is written
+with a leading apostrophe, as OWASP advises against CSV injection; the import takes that
+apostrophe off again, so an export imported back gives the same entries.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.db import transaction
 
+from chatbot.csv_safety import starts_like_formula
 from chatbot.knowledge.forms import FaqEntryForm
 from chatbot.knowledge.models import FaqEntry
 from chatbot.knowledge.services import faq_entry_write, faq_refresh_after_commit
@@ -30,9 +31,6 @@ ALTERNATIVES_SEPARATOR = " | "
 TAGS_SEPARATOR = ", "
 MAX_ROWS = 5000
 
-# A formula trigger, possibly behind apostrophes we added before: escaping "'=x" as "''=x" keeps
-# the round trip exact for a text that really starts with an apostrophe.
-_FORMULA = re.compile(r"'*[=+\-@\t\r]")
 _TRUE = {"true", "1", "yes", "y", "active"}
 _FALSE = {"false", "0", "no", "n", "inactive"}
 
@@ -56,12 +54,19 @@ class FaqCsvRow:
     is_active: bool | None = None  # empty cell or no column: an entry keeps its state, a new one is active
 
 
+def _formula(value: str) -> bool:
+    # A formula trigger (or a look-alike, chatbot.csv_safety), possibly behind apostrophes added
+    # before: escaping "'=x" as "''=x" keeps the round trip exact for a text that really starts
+    # with an apostrophe.
+    return starts_like_formula(value.lstrip("'"))
+
+
 def cell_neutralise(value: str) -> str:
-    return "'" + value if _FORMULA.match(value) else value
+    return "'" + value if _formula(value) else value
 
 
 def cell_restore(value: str) -> str:
-    return value[1:] if value.startswith("'") and _FORMULA.match(value[1:]) else value
+    return value[1:] if value.startswith("'") and _formula(value[1:]) else value
 
 
 def faq_csv_write(entries: Iterable[FaqEntry], stream: TextIO) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from chatbot.knowledge.models import FaqEntry
+from chatbot.knowledge.signals import faq_edited
 from chatbot.sites.models import Site
 
 
@@ -60,10 +61,9 @@ def faq_import(*, site: Site, entries: list[dict[str, Any]], replace: bool = Fal
 
 
 def faq_refresh_after_commit(site_id: int) -> None:
-    """Once the change is committed, re-embed the site's changed entries (CHATBOT_DISPATCH)."""
-    from chatbot.knowledge.dispatch import faq_refresh_dispatch
-
-    transaction.on_commit(lambda: faq_refresh_dispatch(site_id=site_id))
+    """Once the change is committed, announce it (`faq_edited`): the reply engine re-embeds the
+    site's changed entries (CHATBOT_DISPATCH)."""
+    transaction.on_commit(lambda: faq_edited.send(sender=FaqEntry, site_id=site_id))
 
 
 def _clean_list(items: list[str]) -> list[str]:

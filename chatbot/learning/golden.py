@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from chatbot.learning.models import GoldenSet
-from intents.learning import normalised
+from intents.learning import golden_questions
 
 
 class GoldenSetError(RuntimeError):
@@ -38,11 +38,6 @@ def golden_rows(
             raise GoldenSetError(f"No {kind} golden set could be built: {source}")
         existing = _freeze(kind=kind, scope=scope, rows=rows, source=source)
     return _read_verified(existing)
-
-
-def golden_questions(golden: Sequence[dict[str, Any]]) -> set[str]:
-    """The comparison keys of a golden set's questions (texts): training data must not hold them."""
-    return {normalised(str(row.get("question") or row.get("text") or "")) for row in golden}
 
 
 def golden_questions_frozen() -> set[str]:

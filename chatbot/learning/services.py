@@ -22,23 +22,40 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from chatbot.background import background_dispatch
 from chatbot.conversations import events
-from chatbot.learning.golden import golden_questions
+from chatbot.conversations.models import Feedback, Message, Sender
+from chatbot.knowledge.models import FaqEntry
+from chatbot.learning.golden import golden_rows
 from chatbot.learning.models import RunStatus, RunTrigger, SentimentCorrection, TrainingRun
-from chatbot.learning.retrainers import RETRAINERS, Retrainer, SkipTarget, Target
-from chatbot.learning.selectors import training_pairs_collect, training_run_open
+from chatbot.learning.selectors import (
+    sentiment_corrections,
+    training_pairs_collect,
+    training_run_last_succeeded,
+    training_run_open,
+)
 from chatbot.registry.models import ModelKind
+from chatbot.registry.retraining import Retrainer, SkipTarget, Target, TrainingData
 from chatbot.registry.services import model_version_promote, model_version_register
+from chatbot.replies.dispatch import task_dispatch
 from chatbot.sites.models import Site
-from intents.learning import PreparedPairs, TrainingPair, prepare_pairs, promotion_decision, write_jsonl
+from intents.learning import (
+    PreparedPairs,
+    TrainingPair,
+    golden_questions,
+    prepare_pairs,
+    promotion_decision,
+    write_jsonl,
+)
+from intents.sentiment.scorers import LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +117,11 @@ def training_run_request(
     if not dispatch:
         return run
     transaction.on_commit(
-        lambda: background_dispatch(
-            task="chatbot.learning.tasks.retrain", run=training_run_execute, argument=run.pk, what="retrain"
+        lambda: task_dispatch(
+            "chatbot.learning.tasks.training_run_execute",
+            run.pk,
+            what="retrain",
+            if_lost="the run is failed as abandoned after CHATBOT_LEARNING_STALE_S",
         )
     )
     return run
@@ -123,10 +143,15 @@ def training_run_nightly() -> TrainingRun | None:
         return None
 
 
+def retrainers_load() -> dict[str, Retrainer]:
+    """The retrainer of each kind, from the dotted paths of settings.CHATBOT_RETRAINERS."""
+    return {kind: import_string(path)() for kind, path in settings.CHATBOT_RETRAINERS.items()}
+
+
 def training_run_execute(run_id: int, retrainers: Mapping[str, Retrainer] | None = None) -> TrainingRun:
     """Carry out a queued run (the task's body). Never raises for a failed kind: its report says
     what went wrong and the other kinds go on; an error outside them fails the run."""
-    retrainers = retrainers or RETRAINERS
+    retrainers = retrainers or retrainers_load()
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.QUEUED:
@@ -141,7 +166,9 @@ def training_run_execute(run_id: int, retrainers: Mapping[str, Retrainer] | None
         goldens: dict[Target, list[dict[str, Any]] | Exception] = {}
         for target in targets:
             try:
-                goldens[target] = retrainers[target.kind].golden(target)
+                goldens[target] = golden_rows(
+                    kind=target.kind, scope=target.scope, build=partial(retrainers[target.kind].golden_build, target)
+                )
             except (SkipTarget, Exception) as exc:  # reported per kind below
                 goldens[target] = exc
         held = set().union(*(golden_questions(g) for g in goldens.values() if isinstance(g, list)))
@@ -182,7 +209,8 @@ def _retrain(
         report["golden_examples"] = len(golden)
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         name = f"{target.kind}-{target.site.key + '-' if target.scope and target.site else ''}run{run.pk}-{stamp}"
-        candidate = retrainer.train(target, pairs, golden, directory / name, reporter.within)
+        data = TrainingData(pairs, golden, sentiment_corrections(site=target.site))
+        candidate = retrainer.train(target, data, directory / name, reporter.within)
         report["examples"] = candidate.examples
         reporter.note(f"{target.label}: scoring the candidate on the golden set", 0.75)
         candidate_metrics = retrainer.evaluate(target, str(candidate.path), golden)
@@ -275,10 +303,6 @@ def _close_abandoned_runs() -> None:
 
 
 def _new_data_since_last_run() -> bool:
-    from chatbot.conversations.models import Feedback, Message, Sender
-    from chatbot.knowledge.models import FaqEntry
-    from chatbot.learning.selectors import training_run_last_succeeded
-
     last = training_run_last_succeeded()
     if last is None or last.started_at is None:
         return True
@@ -295,9 +319,6 @@ def sentiment_correction_set(
 ) -> SentimentCorrection:
     """A person's sentiment label for a customer message of one of `site_ids`: training data for
     the next sentiment model. Setting it again replaces it."""
-    from chatbot.conversations.models import Message, Sender
-    from intents.sentiment import LABELS
-
     if label not in LABELS:
         raise SentimentCorrectionError(f"The label must be one of {', '.join(LABELS)}.")
     message = Message.objects.filter(

@@ -1,4 +1,5 @@
-"""Celery tasks of the learning loop: thin adapters, on the `analytics` queue (never the reply path).
+"""Celery tasks of the learning loop: thin adapters over the services of the same name, on the
+`analytics` queue (never the reply path).
 
 Acknowledged when taken, not when done: a retraining run takes longer than the broker's
 visibility timeout, and a run whose worker died is failed by its missing heartbeat
@@ -8,14 +9,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from chatbot.learning.services import training_run_execute, training_run_nightly
+from chatbot.learning import services
 
 
-@shared_task(name="learning.retrain", acks_late=False, ignore_result=True)
-def retrain(run_id: int) -> None:
-    training_run_execute(run_id)
+@shared_task(name="learning.training_run_execute", acks_late=False, ignore_result=True)
+def training_run_execute(run_id: int) -> None:
+    services.training_run_execute(run_id)
 
 
-@shared_task(name="learning.nightly", acks_late=False, ignore_result=True)
-def nightly() -> None:
-    training_run_nightly()
+@shared_task(name="learning.training_run_nightly", acks_late=False, ignore_result=True)
+def training_run_nightly() -> None:
+    services.training_run_nightly()

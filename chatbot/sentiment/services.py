@@ -16,11 +16,15 @@ from django.db import transaction
 
 from chatbot.conversations import events
 from chatbot.conversations.models import Conversation, Message, Sender
-from chatbot.sentiment.loading import complaint_classifier_get, sentiment_scorer_get
+from chatbot.conversations.services import conversation_escalate
+from chatbot.replies.loading import complaint_classifier_get, sentiment_scorer_get
 from chatbot.sentiment.selectors import messages_unscored
 from chatbot.sites.models import Site
-from intents.complaints import NOT_A_COMPLAINT, Complaint, ScoredText, is_complaint, worst_complaint
-from intents.sentiment import SentimentScore, conversation_sentiment, escalation_reason
+from intents.complaints.classifier import NOT_A_COMPLAINT, Complaint, ScoredText
+from intents.complaints.cues import is_complaint
+from intents.complaints.severity import worst_complaint
+from intents.sentiment.conversations import conversation_sentiment, escalation_reason
+from intents.sentiment.scorers import SentimentScore
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,6 @@ def conversation_sentiment_update(*, conversation: Conversation) -> None:
         # A legal threat or a safety issue is urgent however calmly it is worded.
         reason = f"critical complaint ({category})"
     if reason is not None:
-        # Imported here: the conversation services import this app's dispatch for new messages.
-        from chatbot.conversations.services import conversation_escalate
-
         conversation_escalate(conversation=conversation, reason=reason)
     site_id, conversation_id = conversation.site_id, conversation.pk
     transaction.on_commit(

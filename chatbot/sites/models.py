@@ -48,11 +48,19 @@ class Site(models.Model):
     text_color = models.CharField(max_length=7, default="#ffffff", validators=[_hex_colour])
     answer_threshold = models.FloatField(
         default=_default_threshold,
-        help_text="Lowest FAQ match score (cosine, 0-1) the bot answers with; below it, it offers a human.",
+        help_text=(
+            "Lowest FAQ match score (0-1: the reranker's probability with hybrid retrieval, the cosine with dense) "
+            "the bot answers with; below it, it offers a human."
+        ),
     )
     clarify_margin = models.FloatField(
         default=_default_clarify_margin,
         help_text="When the two best FAQ matches are closer than this, the bot asks which one is meant.",
+    )
+    retrieval_reranker = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The site's own reranker weights for hybrid retrieval (fit by `gate_tune`); empty: the default.",
     )
     intent_model_dir = models.CharField(
         max_length=500,

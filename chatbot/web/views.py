@@ -4,9 +4,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from chatbot.security_headers import csp_inline_styles
 from chatbot.sites.models import Site
 
 
+@csp_inline_styles  # the shop's own styles are inline, as on many a customer's site
 def demo_page(request: HttpRequest) -> HttpResponse:
     """A demo shop page embedding the widget exactly as a customer's site would."""
     site_key = request.GET.get("site", "demo")

@@ -10,6 +10,9 @@ Formats:
 - `jsonl`: one object per line with `question` and `answer`, and optionally `passages`
   (`[{"question": ..., "answer": ...}]`); without passages, they come from a given FAQ.
 
+Or no file at all (`faq_examples`): a site's own FAQ, each alternative phrasing of an entry a
+customer question, the entry its passage, and a short grounded reply the verifier passes its target.
+
 The held-out split is a stable function of the question text (not of file order), so `finetune`
 and `evaluate` agree on it without sharing state.
 """
@@ -19,7 +22,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +32,8 @@ import numpy as np
 
 from intents.embeddings import Embedder
 from intents.generation.grounding import guard_reply, passage_sources
-from intents.retrieval import FaqIndex
+from intents.generation.verifier import Passage, Verifier, lead_in
+from intents.retrieval import Retriever
 from intents.types import FaqDocument
 
 FORMATS = ("bitext", "jsonl")
@@ -129,14 +134,14 @@ def faq_from_rows(rows: Sequence[QA], embedder: Embedder, max_phrasings: int = 4
     return documents
 
 
-def attach_passages(rows: Sequence[QA], index: FaqIndex, embedder: Embedder) -> list[DialogueExample]:
+def attach_passages(rows: Sequence[QA], index: Retriever, embedder: Embedder) -> list[DialogueExample]:
     """Each row with the passage retrieval finds for its question (or the passages it brought)."""
     needing = [row for row in rows if not row.passages]
     found: dict[str, FaqDocument] = {}
     if needing and len(index):
         vectors = embedder.encode([row.question for row in needing])
         for row, vector in zip(needing, vectors, strict=True):
-            matches = index.search(vector, k=1)
+            matches = index.retrieve(row.question, vector, k=1)
             if matches:
                 found[row.question] = matches[0].document
     examples = []
@@ -164,6 +169,105 @@ def grounded_targets(examples: Sequence[DialogueExample]) -> tuple[list[Dialogue
         counts["trimmed" if checked.removed else "unchanged"] += 1
         kept.append(DialogueExample(example.question, example.passages, checked.text))
     return kept, counts
+
+
+# Where a reply is split into the sentences the verifier judges, as the serving stream splits it
+# (`verifier.VerifiedStream`): "€4.95" and "lumenandloom.example/returns" stay whole.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class FaqExamples:
+    """Training examples built from an FAQ (`faq_examples`), and what was left out of them."""
+
+    train: list[DialogueExample]  # the kept examples of the training phrasings
+    held_out: list[DialogueExample]  # the held-out phrasings (never trained on), target unchecked
+    kept: int  # training phrasings whose every target sentence the verifier passed
+    dropped: int  # training phrasings left out because the verifier refused a sentence
+    dropped_reasons: dict[str, int]  # the verifier's reasons, with how often each was given
+
+
+def faq_target(question: str, document: FaqDocument, verifier: Verifier) -> str:
+    """A short grounded reply to `question` from `document`: the verified lead-in ("No. " to a yes/no
+    question whose answer says no), the answer's key sentence, and the sentence after it (whole
+    sentences of the answer, in its words)."""
+    passage = Passage(question, document.question, document.answer)
+    whole = [s.strip() for s in _SENTENCE_END.split(document.answer) if s.strip()]
+    key = verifier.key_sentence(passage)  # one of the verifier's sentences, which "€4.95" splits
+    position = next((i for i, sentence in enumerate(whole) if key in sentence), 0)
+    chosen = whole[position : position + 2]
+    if chosen and passage.stance() is None:
+        # "Yes, express delivery costs €12.95 …" answers "Do you offer express delivery?", not
+        # "express delivery price": the opening word goes where the passage gives this question no
+        # yes or no (the verifier would refuse the sentence, and the model should not learn it).
+        chosen[0] = _drop_opening_stance(chosen[0])
+    return (lead_in(passage) + " ".join(chosen)).strip()
+
+
+_OPENING_STANCE = re.compile(r"^(?:yes|no|sure|absolutely|certainly|of course|unfortunately|sadly)\s*,\s*", re.I)
+
+
+def _drop_opening_stance(sentence: str) -> str:
+    rest = _OPENING_STANCE.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest != sentence else sentence
+
+
+def target_failures(target: str, question: str, document: FaqDocument, verifier: Verifier) -> list[str]:
+    """The verifier's reasons for refusing sentences of `target` ([] when every sentence passes)."""
+    passage = Passage(question, document.question, document.answer)
+    reasons = []
+    for sentence in _SENTENCE_END.split(target):
+        if sentence.strip():
+            verdict = verifier.check(sentence.strip(), passage)
+            if not verdict.supported:
+                reasons.append(verdict.reason)
+    return reasons
+
+
+def faq_examples(
+    documents: Sequence[FaqDocument], verifier: Verifier, held_out_fraction: float = 0.1, seed: int = 0
+) -> FaqExamples:
+    """Paraphrase -> grounded answer examples from an FAQ.
+
+    Every alternative phrasing of an entry is a customer question (the FAQ question itself is not:
+    the model should learn to answer the words customers use, and the question is in the passage);
+    the entry is its passage and `faq_target` its reply, kept only when the verifier passes each of
+    its sentences. A phrasing that two entries share is ambiguous and left out. A stable share of
+    phrasings (by text hash, as in `split`) is held out, so a later evaluation can use them."""
+    owners: dict[str, set[int]] = defaultdict(set)
+    for document in documents:
+        for phrasing in document.alternatives:
+            owners[phrasing.strip().lower()].add(document.id)
+    train: list[DialogueExample] = []
+    held: list[DialogueExample] = []
+    reasons: Counter[str] = Counter()
+    kept = dropped = 0
+    for document in documents:
+        seen = {document.question.strip().lower()}
+        for phrasing in document.alternatives:
+            question = phrasing.strip()
+            if not question or question.lower() in seen or len(owners[question.lower()]) > 1:
+                continue
+            seen.add(question.lower())
+            target = faq_target(question, document, verifier)
+            example = DialogueExample(question, (document,), target)
+            if is_held_out(question, held_out_fraction, seed):
+                held.append(example)
+                continue
+            failures = target_failures(target, question, document, verifier)
+            if failures:
+                dropped += 1
+                reasons.update(_reason_kind(reason) for reason in failures)
+                continue
+            kept += 1
+            train.append(example)
+    return FaqExamples(train, held, kept, dropped, dict(reasons.most_common()))
+
+
+def _reason_kind(reason: str) -> str:
+    """A verifier reason without its particulars, to count: "claims the passage lacks: cotton" ->
+    "claims the passage lacks"."""
+    return re.sub(r"'[^']*'", "…", re.sub(r":.*$|\s*\(.*\)$", "", reason))
 
 
 def file_manifest(path: Path | str, data_format: str, rows_used: int, extra: dict[str, object]) -> dict[str, object]:

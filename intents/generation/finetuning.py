@@ -21,6 +21,7 @@ from typing import Any
 
 from intents.generation.data import DialogueExample
 from intents.generation.prompting import PromptBuilder
+from intents.progress import with_progress_log
 
 Progress = Callable[[int, int, dict[str, float]], None]  # (step, total steps, figures)
 CHECKPOINT_DIR = "checkpoint"
@@ -128,6 +129,7 @@ def finetune(
     total_steps = batches_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
+    progress = with_progress_log(progress, epochs=config.epochs, what="fine-tuning")  # log lines off a terminal
     learning_rate = config.learning_rate or (2e-4 if config.lora else 3e-5)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=config.weight_decay)

@@ -19,11 +19,12 @@ import numpy as np
 from intents.embeddings import Embedder, Vectors
 from intents.generation.grounding import InstructionShield, StreamGuard, guard_reply, passage_sources
 from intents.generation.prompting import PromptBuilder
-from intents.generation.types import GenerationError, GenerationSettings, TextGenerator
+from intents.generation.types import ChatMessage, GenerationError, GenerationSettings, TextGenerator
+from intents.generation.verifier import Passage, VerifiedStream, Verifier
 from intents.redaction import redact
 from intents.retrieval import RetrievalResponder
 from intents.streaming import split_for_streaming
-from intents.types import Answer, Turn
+from intents.types import Answer, FaqDocument, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class GeneratingResponder:
     # A reply whose meaning is further than this from the passage (cosine of MiniLM embeddings)
     # is not trusted: the FAQ answer is sent instead. 0 turns the check off.
     min_passage_similarity: float = 0.5
+    # With a verifier, every generated sentence is checked against the passage before it is shown
+    # (`intents.generation.verifier`); without one, only the facts guard and the drift check apply.
+    verifier: Verifier | None = None
+    # Stop generating once this many sentences were dropped before any could be shown.
+    max_dropped_before_shown: int = 2
 
     @property
     def embedder(self) -> Embedder:
@@ -86,6 +92,9 @@ class GeneratingResponder:
         messages = self.prompts.messages(history, passages)
         # The company's name is in the instructions, and public: the reply may say it.
         shield = InstructionShield.of(self.prompts.instructions_text(), [*sources, self.prompts.company])
+        if self.verifier is not None:
+            yield from self._draft_verified(history, deliberation.answer, passages, messages, shield)
+            return
         guard = StreamGuard(sources, shield=shield)
         started = time.perf_counter()
         first_token_ms: float | None = None
@@ -157,3 +166,69 @@ class GeneratingResponder:
         yield Draft(
             answer, raw_text=guard.text, generated=generated, passage_similarity=similarity, sources=tuple(sources)
         )
+
+    def _draft_verified(
+        self,
+        history: Sequence[Turn],
+        base: Answer,
+        passages: Sequence[FaqDocument],
+        messages: list[ChatMessage],
+        shield: InstructionShield,
+    ) -> Iterator[str | Draft]:
+        """The reply sentence by sentence, each shown only once verified (see `VerifiedStream`)."""
+        assert self.verifier is not None
+        question = next((t.text for t in reversed(history) if t.sender == "customer"), "")
+        cited = passages[0]
+        passage = Passage(question, cited.question, cited.answer, known_words=[self.prompts.company])
+        stream = VerifiedStream(self.verifier, passage, self.verifier.key_sentence(passage), leaks=shield.leaks)
+        started = time.perf_counter()
+        first_token_ms: float | None = None
+        failure = ""
+        pieces = self.generator.stream(messages, self.settings)
+        try:
+            for delta in pieces:
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - started) * 1000
+                released = stream.feed(delta)
+                if released:
+                    yield from split_for_streaming(released)
+                if stream.leaked:
+                    failure = "stopped early: reply repeated its instructions"
+                    break
+                if not stream.carried and len(stream.dropped) >= self.max_dropped_before_shown:
+                    failure = f"stopped early: {len(stream.dropped)} unsupported sentences"
+                    break
+            else:
+                tail = stream.finish()
+                if tail:
+                    yield from split_for_streaming(tail)
+        except GenerationError as exc:
+            logger.warning("generation failed, answering with the FAQ entry: %s", redact(str(exc)))
+            failure = "generator failed"
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        generation_ms = (time.perf_counter() - started) * 1000
+        notes = [f"dropped: {why}" for _, why in stream.dropped]
+        if stream.carried:
+            text, generated = stream.released, True
+            if failure:
+                notes.append(failure)
+        else:
+            # Nothing was shown: the customer gets the FAQ answer (with its verified lead-in).
+            text, generated = base.text, False
+            notes.append(failure or "fell back to the FAQ answer: the reply did not carry the passage's key sentence")
+            yield from split_for_streaming(text)
+        timings = dict(base.timings_ms)
+        timings["generation"] = round(generation_ms, 1)
+        if first_token_ms is not None:
+            timings["generation_first_token"] = round(first_token_ms, 1)
+        answer = replace(
+            base,
+            text=text,
+            model_version=f"{self.generator.name}+{base.model_version}" if generated else base.model_version,
+            timings_ms=timings,
+            reason=base.reason + "".join(f"; {note}" for note in notes),
+        )
+        yield Draft(answer, raw_text=stream.text, generated=generated, sources=tuple(passage_sources(passages)))

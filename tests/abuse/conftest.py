@@ -17,8 +17,8 @@ from chatbot.sites.models import Site
 def no_replies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Customer messages are stored and acked as always; nobody answers them."""
     queued: list[int] = []
-    monkeypatch.setattr("chatbot.conversations.services.reply_dispatch", queued.append)
-    monkeypatch.setattr("chatbot.conversations.services.sentiment_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", queued.append)
+    monkeypatch.setattr("chatbot.sentiment.receivers.sentiment_dispatch", lambda message_id: None)
     return queued
 
 

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import subprocess
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -28,13 +29,14 @@ from chatbot.log_redaction import PersonalDataFilter, redact_log_text
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationError
 from intents.types import Turn
-from tests.generation.conftest import SHOP_FAQ, HashingEmbedder, ScriptedGenerator
+from tests.intents.generation.conftest import SHOP_FAQ, HashingEmbedder, ScriptedGenerator
 from tests.processes import BIN, ROOT, base_env
 from tests.support.websockets import APP, ORIGIN, Widget
 
 EMAIL = "jo.private@example.org"
 PHONE = "+44 20 7946 0958"
 CARD = "4111 1111 1111 1111"  # Luhn-valid
+API_TOKEN = "cbd_Zq3xSecretApiToken0123456789abcdef"
 SECRETS = (EMAIL, PHONE, CARD, "7946 0958", "4111 1111", "4111111111111111", "jo.private")
 # The page the widget is on, as a form sent it: the address percent-encoded. The widget encodes
 # the whole URL once more into its websocket query string.
@@ -162,11 +164,47 @@ def test_the_filter_redacts_messages_arguments_tracebacks_and_encoded_urls() -> 
     out = stream.getvalue()
     assert leaked(out) == []
     assert "customer wrote [email]" in out and "3 items" in out and "ValueError" in out and "failed" in out
-    assert "token=[token]" in out and "abc.DEF-1" not in out
+    assert "token=[redacted]" in out and "abc.DEF-1" not in out
     assert "/ws/chat/?site=demo" in out  # the rest of the line stays
     # Text with nothing personal is left exactly as it was.
     plain = "GET /console/?page=2&q=refund%20policy 200 order LL-2024-000123 at 49.90"
     assert redact_log_text(plain) == plain
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "token",
+        "access_token",
+        "refresh_token",
+        "key",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "secret",
+        "client_secret",
+        "signature",
+        "sig",
+        "password",
+        "auth",
+        "Authorization",
+        "sessionid",
+    ],
+)
+def test_query_parameters_named_like_a_credential_are_masked_in_log_lines(name: str) -> None:
+    query = f"site=demo&{name}=cbd_s3cr3t-V4lue&from=2026-11-01"
+    line = f'127.0.0.1:5000 - "GET /api/v1/exports/messages.jsonl?{query} HTTP/1.1" 401'
+    assert redact_log_text(line) == line.replace("cbd_s3cr3t-V4lue", "[redacted]")
+    # ... first in the query string, and percent-encoded inside a page URL of the widget's socket.
+    assert redact_log_text(f"GET /?{name}=cbd_s3cr3t-V4lue") == f"GET /?{name}=[redacted]"
+    page = urllib.parse.quote(f"https://shop.example.com/reset?{name}=cbd_s3cr3t-V4lue", safe="")
+    assert "cbd_s3cr3t-V4lue" not in redact_log_text(f"WebSocket /ws/chat/?site=demo&page={page}")
+
+
+@pytest.mark.parametrize("name", ["site", "page", "q", "from", "status", "monday", "author", "design"])
+def test_other_query_parameters_are_left_as_they_are(name: str) -> None:
+    line = f"GET /console/exports/?{name}=shop-2&redact=1 HTTP/1.1"
+    assert redact_log_text(line) == line
 
 
 def test_the_settings_put_the_filter_on_every_handler_and_route_uvicorn_through_it() -> None:
@@ -190,7 +228,7 @@ def test_a_celery_worker_s_log_handlers_redact_personal_data() -> None:
         "app.log.setup(loglevel='INFO', logfile=None, redirect_stdouts=False, colorize=False)\n"
         "from celery.utils.log import get_task_logger\n"
         f"logging.getLogger('chatbot.conversations').warning('customer wrote %s', {EMAIL!r})\n"
-        f"get_task_logger('conversations.generate_reply').warning('card %s', {CARD!r})\n"
+        f"get_task_logger('replies.reply_generate').warning('card %s', {CARD!r})\n"
         "print('done', flush=True)\n"
     )
     result = subprocess.run(
@@ -237,9 +275,15 @@ async def test_the_real_server_s_log_holds_no_personal_data_and_no_visitor_token
         assert json.loads(await connection.recv())["type"] == "session"
     query = urllib.parse.urlencode({"site": "demo", "email": EMAIL, "card": CARD})
     await asyncio.to_thread(lambda: urllib.request.urlopen(f"{http_origin}/?{query}", timeout=10).read())
+    # An API token in the URL (refused there: tokens go in the Authorization header) is not logged.
+    api_url = f"{http_origin}/api/v1/exports/messages.jsonl?access_token={API_TOKEN}&api_key={API_TOKEN}"
+    with pytest.raises(urllib.error.HTTPError):
+        await asyncio.to_thread(lambda: urllib.request.urlopen(api_url, timeout=10).read())
     await asyncio.sleep(1)  # the access line is written after the response
 
     log = embedded_server.process.log.read_text(errors="replace")
     assert "/ws/chat/?site=demo" in log and "GET /?site=demo" in log  # the lines are there, redacted
     assert leaked(log) == []
     assert token not in log
+    assert "/api/v1/exports/messages.jsonl?access_token=[redacted]&api_key=[redacted]" in log
+    assert API_TOKEN not in log

@@ -32,7 +32,7 @@ from intents.retrieval import (
 )
 from intents.types import Answer, FaqDocument, Turn
 from tests.conftest import DEMO_FAQ
-from tests.generation.conftest import ScriptedGenerator, words_of
+from tests.intents.generation.conftest import ScriptedGenerator, words_of
 
 pytestmark = pytest.mark.slow
 
@@ -298,7 +298,7 @@ RETIRED_ASKS = [
 
 @pytest.mark.django_db
 def test_an_inactive_faq_entry_never_answers_and_never_reaches_the_model(shop_with_a_retired_entry: Any) -> None:
-    from chatbot.knowledge.answering import responder_for
+    from chatbot.replies.responders import responder_for
 
     retired = shop_with_a_retired_entry
     retrieval = responder_for(site=retired.site)

@@ -129,7 +129,7 @@ def xss_server(tmp_path_factory: pytest.TempPathFactory, scripted_model: str) ->
     manage("collectstatic", "--no-input", "-v0", env=env)
     setup = (
         "from django.core.management import call_command\n"
-        "from chatbot.knowledge.answering import faq_embed_stale\n"
+        "from chatbot.replies.faq_index import faq_embed_stale\n"
         "from chatbot.knowledge.models import FaqEntry\n"
         "from chatbot.sites.models import Site\n"
         f"site = Site.objects.create(key='xss', name={SITE_NAME!r}, greeting={GREETING!r},\n"

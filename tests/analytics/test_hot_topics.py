@@ -28,6 +28,7 @@ from chatbot.analytics.services import (
 )
 from chatbot.console.models import Operator, Role
 from chatbot.conversations.models import Message
+from chatbot.replies import loading
 from chatbot.sites.models import Site
 from intents.embeddings import SentenceTransformerEmbedder
 from tests.analytics import hot_topics_seed as questions
@@ -43,9 +44,7 @@ def minilm() -> SentenceTransformerEmbedder:
 @pytest.fixture
 def embedder(minilm: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> SentenceTransformerEmbedder:
     """The real model as the process's embedder (what the task and the views use), loaded once."""
-    from chatbot.knowledge import answering
-
-    monkeypatch.setattr(answering, "_embedder", minilm)
+    monkeypatch.setattr(loading.embedder_cache, "loaded", loading.Loaded(loading.EMBEDDER_KEY, minilm))
     return minilm
 
 
@@ -62,7 +61,7 @@ def queued(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Celery dispatch, with the queued report ids recorded instead of sent to a broker."""
     settings.CHATBOT_DISPATCH = "celery"
     sent: list[int] = []
-    monkeypatch.setattr(tasks.hot_topics_refresh, "delay", sent.append)
+    monkeypatch.setattr(tasks.hot_topics_compute, "delay", sent.append)
     return sent
 
 
@@ -189,7 +188,7 @@ def test_the_beat_schedule_runs_the_refresh_hourly_on_the_analytics_queue(settin
     (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == tasks.hot_topics_refresh_all.name]
     assert entry["schedule"] == 3600.0
     assert settings.CELERY_TASK_ROUTES[tasks.hot_topics_refresh_all.name] == {"queue": "analytics"}
-    assert settings.CELERY_TASK_ROUTES[tasks.hot_topics_refresh.name] == {"queue": "analytics"}
+    assert settings.CELERY_TASK_ROUTES[tasks.hot_topics_compute.name] == {"queue": "analytics"}
 
 
 @pytest.mark.slow
@@ -197,11 +196,11 @@ def test_the_task_computes_a_pending_report_and_a_second_delivery_changes_nothin
     sites: dict[str, Site], embedder: SentenceTransformerEmbedder
 ) -> None:
     report = hot_topics_request(site_ids=[sites["hot"].pk], dispatch=False)
-    tasks.hot_topics_refresh(report.pk)
+    tasks.hot_topics_compute(report.pk)
     report.refresh_from_db()
     assert report.status == ReportStatus.DONE and report.topics.count() == 3
     computed_at = report.computed_at
-    tasks.hot_topics_refresh(report.pk)
+    tasks.hot_topics_compute(report.pk)
     report.refresh_from_db()
     assert report.computed_at == computed_at
     # The next report replaces it.
@@ -210,18 +209,16 @@ def test_the_task_computes_a_pending_report_and_a_second_delivery_changes_nothin
 
 
 def test_a_failed_computation_is_recorded_and_said(sites: dict[str, Site], monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatbot.knowledge import answering
-
     class Broken:
         model_name, dimension = "broken", 3
 
         def encode(self, texts: Any) -> Any:
             raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(answering, "_embedder", Broken())
+    monkeypatch.setattr(loading.embedder_cache, "loaded", loading.Loaded(loading.EMBEDDER_KEY, Broken()))
     report = hot_topics_request(site_ids=[sites["hot"].pk], dispatch=False)
     with pytest.raises(RuntimeError):
-        tasks.hot_topics_refresh(report.pk)
+        tasks.hot_topics_compute(report.pk)
     report.refresh_from_db()
     assert report.status == ReportStatus.FAILED and report.error == "RuntimeError: out of memory"
     summary = hot_topics_for(site_ids=[sites["hot"].pk])

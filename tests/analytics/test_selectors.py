@@ -137,7 +137,7 @@ def test_a_start_after_the_end_is_refused() -> None:
 
 @pytest.mark.slow
 def test_unanswered_clusters_group_the_seeded_questions_of_the_chosen_sites(sites: dict[str, int]) -> None:
-    """With the real clustering and embedding model (chatbot.knowledge.unanswered)."""
+    """With the real clustering and embedding model (chatbot.console.unanswered)."""
     alpha = unanswered_clusters_for(site_ids={sites["alpha"]}, start=START, end=END, tz=UTC)
     # The refund question was asked twice (a2, a5): one cluster of two, shown once.
     assert [(c.label, c.size, c.questions) for c in alpha] == [

@@ -131,7 +131,7 @@ class FakeCluster:
 
 @pytest.fixture
 def fake_unanswered(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Stands in for chatbot.knowledge.unanswered (clustering with the embedding model)."""
+    """Stands in for chatbot.console.unanswered (clustering with the embedding model)."""
     calls: list[dict[str, Any]] = []
 
     def unanswered_clusters(**kwargs: Any) -> list[FakeCluster]:
@@ -142,9 +142,9 @@ def fake_unanswered(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
             FakeCluster("<b>gift</b> wrap?", 1, ["<b>gift</b> wrap?"]),
         ]
 
-    module = types.ModuleType("chatbot.knowledge.unanswered")
+    module = types.ModuleType("chatbot.console.unanswered")
     module.unanswered_clusters = unanswered_clusters  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "chatbot.knowledge.unanswered", module)
+    monkeypatch.setitem(sys.modules, "chatbot.console.unanswered", module)
     return calls
 
 

@@ -38,6 +38,21 @@ def test_a_visitor_on_another_origin_asks_in_their_own_words_and_sees_the_answer
     assert "serif" not in font.replace("sans-serif", "")
 
 
+def test_the_demo_page_runs_the_widget_under_its_content_security_policy(page: Any, embedded_server: Any) -> None:
+    """The demo page's CSP (scripts from this server only, websockets to its own host) lets the
+    widget load, connect and answer, and Chromium reports no violation."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    response = page.goto(f"{embedded_server.http}/")
+    host = embedded_server.http.removeprefix("http://")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and f"connect-src 'self' ws://{host} wss://{host};" in policy
+    page.locator('[data-testid="launcher"]').click()
+    answer = ask(page, "do you deliver to Australia?")
+    assert len(answer.inner_text()) > 20
+    assert not [p for p in problems if "Content Security Policy" in p], problems
+
+
 def test_html_in_a_customer_message_and_in_an_faq_answer_shows_as_text_and_never_runs(
     page: Any, host_page: str, embedded_server: Any
 ) -> None:

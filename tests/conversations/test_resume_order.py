@@ -14,10 +14,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def site(db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chatbot.conversations import services
     from chatbot.sites.models import Site
 
-    monkeypatch.setattr(services, "reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
     return Site.objects.create(key="demo", name="Demo", allowed_origins=[ORIGIN])
 
 

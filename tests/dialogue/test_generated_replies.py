@@ -41,7 +41,7 @@ def in_process_replies() -> Iterator[None]:
 
 
 def use_generator(monkeypatch: pytest.MonkeyPatch, generator: Any) -> None:
-    monkeypatch.setattr("chatbot.dialogue.loading.generator_get", lambda: generator)
+    monkeypatch.setattr("chatbot.replies.responders.generator_get", lambda: generator)
 
 
 async def ask(text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -151,7 +151,6 @@ def test_the_api_takes_the_same_filters_as_the_console(
         ({"status": "open"}, "status", "Unknown status 'open'; use bot, waiting_human, human, closed."),
         ({"sentiment": "angry"}, "sentiment", "Unknown sentiment 'angry'; use negative, neutral, positive."),
         ({"redact": "maybe"}, "redact", "redact='maybe' is not a boolean; use 1 or 0."),
-        ({"site": "nosuch"}, "site", "No site with key 'nosuch'."),
         ({"intent": "a b"}, "intent", "An intent is a name of up to 100 letters, digits and _ . : / -."),
         (
             {"form": "2026-03-01"},
@@ -185,10 +184,57 @@ def test_several_sites_can_be_asked_for_at_once(seed: Seed, client: Client, toke
     assert len(list(csv.reader(io.StringIO(body(response))))) == 4
 
 
-def test_only_get_is_allowed(seed: Seed, client: Client, token_for: Callable[[Any], str]) -> None:
-    response = client.post(MESSAGES_CSV, HTTP_AUTHORIZATION=f"Bearer {token_for(seed.admin)}")
-    assert response.status_code == 405
-    assert error(response)["code"] == "method_not_allowed"
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_only_get_is_allowed_and_other_methods_get_json_even_with_csrf_checks_on(
+    seed: Seed, token_for: Callable[[Any], str], method: str
+) -> None:
+    """The API is authenticated by its token alone: Django's CSRF check (an HTML 403 page) never
+    answers for it, whether the caller sends a token, nothing, or a console session cookie."""
+    key = token_for(seed.admin)
+    signed_in = Client(enforce_csrf_checks=True)
+    signed_in.force_login(seed.admin)
+    for client, headers in (
+        (Client(enforce_csrf_checks=True), {"HTTP_AUTHORIZATION": f"Bearer {key}"}),
+        (Client(enforce_csrf_checks=True), {}),
+        (signed_in, {}),
+    ):
+        for path in (MESSAGES_JSONL, MESSAGES_CSV, CONVERSATIONS_CSV):
+            response = client.generic(method, path, "{}", content_type="application/json", **headers)
+            assert response.status_code == 405, (method, path, headers)
+            assert error(response) == {"code": "method_not_allowed", "message": "Use GET."}
+            assert response["Allow"] == "GET"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/exports/messages.xml", "/api/v1/", "/api/v1/tokens/", "/api/v2/exports/messages.csv", "/api"]
+)
+def test_unknown_api_paths_get_a_json_404(seed: Seed, token_for: Callable[[Any], str], method: str, path: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.generic(method, path, HTTP_AUTHORIZATION=f"Bearer {token_for(seed.admin)}")
+    assert response.status_code == 404
+    assert error(response)["code"] == "not_found"
+
+
+def test_a_console_session_is_no_api_credential(seed: Seed, client: Client) -> None:
+    client.force_login(seed.admin)
+    assert client.get("/console/exports/").status_code == 200
+    response = client.get(MESSAGES_JSONL)
+    assert response.status_code == 401
+    assert error(response)["code"] == "unauthorized"
+
+
+def test_an_unknown_site_gets_the_same_error_as_a_site_of_someone_else(
+    seed: Seed, client: Client, token_for: Callable[[Any], str]
+) -> None:
+    """Which site keys exist is not told to an operator who may not see them."""
+    key = token_for(seed.olivia)  # olivia works on `shop` only; `other` exists
+    exists = get(client, MESSAGES_CSV, key, site="other")
+    missing = get(client, MESSAGES_CSV, key, site="nosuch")
+    assert exists.status_code == missing.status_code == 403
+    assert exists.content.replace(b"'other'", b"'nosuch'") == missing.content
+    message = "You have no access to site 'nosuch'."
+    assert error(missing) == {"code": "forbidden", "message": message, "parameter": "site"}
 
 
 @pytest.fixture

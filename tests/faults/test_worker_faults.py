@@ -189,7 +189,7 @@ async def test_a_reply_whose_worker_is_killed_mid_stream_is_delivered_once_by_an
 ) -> None:
     standby = celery_worker(stack.env)
     stack.workers.append(standby)
-    received_before = [w.output().count("conversations.generate_reply[") for w in stack.workers]
+    received_before = [w.output().count("replies.reply_generate[") for w in stack.workers]
 
     widget = await open_client(stack.ws, origin=ORIGIN)
     await widget.ask("How can I track my order?")
@@ -197,7 +197,7 @@ async def test_a_reply_whose_worker_is_killed_mid_stream_is_delivered_once_by_an
     busy = next(
         w
         for w, n in zip(stack.workers, received_before, strict=True)
-        if w.output().count("conversations.generate_reply[") > n
+        if w.output().count("replies.reply_generate[") > n
     )
     survivor = next(w for w in stack.workers if w is not busy and w.alive())
     assert busy.popen is not None
@@ -222,5 +222,5 @@ async def test_a_reply_whose_worker_is_killed_mid_stream_is_delivered_once_by_an
     conversation = messages[0]["conversation"]
     replies = await sync_to_async(list)(Message.objects.filter(conversation_id=conversation, sender=Sender.BOT))
     assert len(replies) == 1 and replies[0].reply_to_id is not None
-    assert "conversations.generate_reply[" in survivor.output()
+    assert "replies.reply_generate[" in survivor.output()
     assert await sync_to_async(Conversation.objects.filter(pk=conversation, status="bot").exists)()

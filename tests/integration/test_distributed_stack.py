@@ -76,7 +76,7 @@ async def test_a_paraphrased_question_is_answered_by_the_worker_streamed_and_cit
     assert answer["sources"][0]["question"] == "What should I do if my item arrived damaged?"
     stored = await sync_to_async(Message.objects.get)(seq=answer["seq"], conversation_id=answer["conversation"])
     assert stored.sender == Sender.BOT and stored.timings["total"] > 0
-    assert "conversations.generate_reply" in stack.worker.output()
+    assert "replies.reply_generate" in stack.worker.output()
 
 
 async def test_reconnecting_mid_stream_and_resuming_loses_and_duplicates_nothing(stack: Stack, demo_site: Any) -> None:

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from chatbot.conversations.models import Visitor
-from chatbot.conversations.replies import reply_generate
 from chatbot.conversations.services import message_receive
-from chatbot.intents.models import Intent
+from chatbot.intent_models.models import Intent
+from chatbot.replies.services import reply_generate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -62,7 +62,7 @@ def trained_demo(demo_site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         stdout=StringIO(),
         stderr=StringIO(),
     )
-    monkeypatch.setattr("chatbot.conversations.services.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
     demo_site.refresh_from_db()
     return demo_site
 

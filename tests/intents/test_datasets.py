@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from intents.datasets import OUT_OF_SCOPE, DatasetError, load
+from intents.datasets import OUT_OF_SCOPE, DatasetError, Example, load
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not beside the project")
@@ -77,3 +77,20 @@ def test_a_malformed_file_gets_a_clear_error(tmp_path: Path, fmt: str, content: 
 def test_a_missing_file_gets_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no such file"):
         load("csv", tmp_path / "nope.csv")
+
+
+def test_a_file_without_splits_of_its_own_is_scored_whole_unless_the_validation_split_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    """`intents evaluate --data TEST_FILE` scores every example of a separate test file."""
+    csv_file = tmp_path / "test.csv"
+    csv_file.write_text("text,intent\n" + "".join(f"question {n},intent{n % 3}\n" for n in range(30)))
+    data = load("csv", csv_file)
+    split, examples = data.evaluation_examples()
+    assert split == "all" and sorted(e.text for e in examples) == sorted(f"question {n}" for n in range(30))
+    assert data.evaluation_examples(validation_only=True) == ("validation", data.validation)
+    assert len(data.validation) == 3
+
+    clinc = tmp_path / "clinc.json"
+    clinc.write_text('{"train": [["a", "x"]], "val": [["b", "x"]]}')
+    assert load("clinc150", clinc).evaluation_examples() == ("validation", (Example("b", "x"),))

@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chatbot.conversations.models import Conversation, Message, Visitor
-from chatbot.knowledge.answering import embedder_get, faq_index_get, responder_for
 from chatbot.knowledge.models import FaqEntry
+from chatbot.replies.faq_index import faq_index_get
+from chatbot.replies.loading import embedder_get
+from chatbot.replies.responders import responder_for
 from chatbot.sites.models import Site
 from intents.types import Answer, Turn
 from tests.knowledge.conftest import client_for, make_operator
@@ -175,16 +177,16 @@ def test_saving_queues_the_re_embedding_on_the_inference_workers_with_celery(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from chatbot.knowledge import tasks
+    from chatbot.replies import tasks
 
     settings.CHATBOT_DISPATCH = "celery"
     queued: list[int] = []
-    monkeypatch.setattr(tasks.faq_embed, "delay", queued.append)
+    monkeypatch.setattr(tasks.faq_refresh, "delay", queued.append)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = shop_client.post(reverse("knowledge:faq_create"), form_data(shop_site))
     assert response.status_code == 302
     assert len(callbacks) == 1 and queued == [shop_site.pk]
-    assert settings.CELERY_TASK_ROUTES[tasks.faq_embed.name] == {"queue": "inference"}
+    assert settings.CELERY_TASK_ROUTES[tasks.faq_refresh.name] == {"queue": "inference"}
 
 
 def test_saving_re_embeds_on_a_thread_of_the_web_process_in_process_mode(
@@ -194,7 +196,7 @@ def test_saving_re_embeds_on_a_thread_of_the_web_process_in_process_mode(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from chatbot.knowledge import dispatch
+    from chatbot.replies import faq_index
 
     settings.CHATBOT_DISPATCH = "inprocess"
     ran = threading.Event()
@@ -205,7 +207,7 @@ def test_saving_re_embeds_on_a_thread_of_the_web_process_in_process_mode(
         ran.set()
         return 0
 
-    monkeypatch.setattr(dispatch, "faq_refresh", refresh)
+    monkeypatch.setattr(faq_index, "faq_refresh", refresh)
     with django_capture_on_commit_callbacks(execute=True):
         shop_client.post(reverse("knowledge:faq_create"), form_data(shop_site))
     assert ran.wait(10)

@@ -112,10 +112,18 @@ def test_cells_that_would_run_as_formulas_are_prefixed_with_an_apostrophe(
         assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row.values())
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+x", "-x", "@x", "\tx", "\rx", "'=x", "''@x", "'plain", "plain", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+x", "-x", "@x", "\tx", "\rx", "'=x", "''@x", "'plain", "plain", "", "\uff1dx", " =x", "'\u2212x"],
+)
 def test_neutralising_a_cell_is_undone_exactly_by_the_import(text: str) -> None:
     assert cell_restore(cell_neutralise(text)) == text
-    assert cell_neutralise(text)[:1] not in ("=", "+", "-", "@", "\t", "\r")
+    assert cell_neutralise(text)[:1] not in ("=", "+", "-", "@", "\t", "\r", " ", "\uff1d", "\u2212")
+
+
+@pytest.mark.parametrize("text", ["\uff1dHYPERLINK(1)", "\uff0b1", "\uff0d1", "\uff20x", "\u2212x", "\ufe66x", " @x"])
+def test_look_alikes_of_formula_characters_are_neutralised_in_the_faq_csv(text: str) -> None:
+    assert cell_neutralise(text) == "'" + text
 
 
 def test_a_file_with_a_bad_row_imports_nothing_and_names_every_bad_row(shop_client: Client, shop_site: Site) -> None:

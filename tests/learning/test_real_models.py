@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from chatbot.intents.models import Intent, IntentAction
-from chatbot.knowledge.answering import faq_embed_stale, intent_router_for
+from chatbot.intent_models.models import Intent, IntentAction
 from chatbot.knowledge.models import FaqEntry
 from chatbot.learning.services import training_run_execute, training_run_request
 from chatbot.registry.models import ModelVersion
 from chatbot.registry.selectors import model_version_active
-from tests.generation.conftest import tiny_model_dir  # noqa: F401
+from chatbot.replies.faq_index import faq_embed_stale
+from chatbot.replies.responders import intent_router_for
+from tests.intents.generation.conftest import tiny_model_dir  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -11,15 +11,14 @@ from django.utils import timezone
 
 from chatbot.conversations.models import Sender
 from chatbot.knowledge.models import FaqEntry
-from chatbot.learning.golden import golden_rows
 from chatbot.learning.models import GoldenSet, RunStatus, TrainingRun
-from chatbot.learning.retrainers import Candidate, Target
 from chatbot.learning.services import (
     TrainingRunError,
     training_run_execute,
     training_run_nightly,
     training_run_request,
 )
+from chatbot.registry.retraining import Candidate, Target, TrainingData
 from chatbot.registry.selectors import model_version_active
 from chatbot.registry.services import model_version_register
 from intents.learning import PromotionRule, TrainingPair
@@ -43,19 +42,18 @@ class FakeRetrainer:
     def targets(self, site: Any) -> list[Target]:
         return [Target(self.kind, site)]
 
-    def golden(self, target: Target) -> list[dict[str, Any]]:
-        rows = [{"question": "Can I send it back?", "answer": "Yes."}]
-        return golden_rows(kind=self.kind, scope=target.scope, build=lambda: (rows, "test"))
+    def golden_build(self, target: Target) -> tuple[list[dict[str, Any]], str]:
+        return [{"question": "Can I send it back?", "answer": "Yes."}], "test"
 
-    def train(self, target: Target, pairs: Any, golden: Any, out: Path, progress: Any) -> Candidate:
+    def train(self, target: Target, data: TrainingData, out: Path, progress: Any) -> Candidate:
         if self.fail:
             raise RuntimeError("out of memory")
         out.mkdir(parents=True)
         progress(1, 2)
         progress(2, 2)
-        self.trained_on = list(pairs)
+        self.trained_on = list(data.pairs)
         self.candidate_path = str(out)
-        return Candidate(out, len(pairs), "fake-base")
+        return Candidate(out, len(data.pairs), "fake-base")
 
     def evaluate(self, target: Target, location: str | None, golden: Any) -> dict[str, Any]:
         return {"macro_f1": self.candidate_score if location == self.candidate_path else self.active_score}
@@ -161,6 +159,16 @@ def test_a_run_whose_worker_died_is_failed_so_a_new_one_can_start(settings: Any)
     assert fresh.is_open
 
 
+def test_each_kind_is_retrained_by_the_retrainer_settings_name_for_it() -> None:
+    from chatbot.learning import services
+
+    retrainers = services.retrainers_load()
+    assert tuple(retrainers) == services.KINDS
+    for kind, retrainer in retrainers.items():
+        assert retrainer.kind == kind
+        assert type(retrainer).__module__.endswith(".retraining")
+
+
 def test_unknown_kinds_are_refused_with_a_clear_message() -> None:
     with pytest.raises(TrainingRunError, match="Choose models to retrain among intents, sentiment, dialogue"):
         training_run_request(kinds=["weather"], dispatch=False)
@@ -172,7 +180,7 @@ def test_the_nightly_run_is_skipped_when_nothing_new_was_logged(
     from chatbot.learning import services
 
     fakes = {kind: FakeRetrainer(0.9, 0.5, kind=kind) for kind in ("intents", "sentiment", "dialogue")}
-    monkeypatch.setattr(services, "RETRAINERS", fakes)
+    monkeypatch.setattr(services, "retrainers_load", lambda: fakes)
     with django_capture_on_commit_callbacks(execute=True):
         first = training_run_nightly()  # no run yet: it runs (inline dispatch)
     assert first is not None
@@ -187,6 +195,6 @@ def test_the_nightly_run_is_skipped_when_nothing_new_was_logged(
 
 def test_the_nightly_run_is_on_the_beat_schedule_and_the_analytics_queue(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["learning-nightly"]
-    assert entry["task"] == "learning.nightly"
-    assert settings.CELERY_TASK_ROUTES["learning.nightly"] == {"queue": "analytics"}
-    assert settings.CELERY_TASK_ROUTES["learning.retrain"] == {"queue": "analytics"}
+    assert entry["task"] == "learning.training_run_nightly"
+    assert settings.CELERY_TASK_ROUTES["learning.training_run_nightly"] == {"queue": "analytics"}
+    assert settings.CELERY_TASK_ROUTES["learning.training_run_execute"] == {"queue": "analytics"}

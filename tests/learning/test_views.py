@@ -34,7 +34,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch, shop_site: Any) -> dict[str, FakeRetr
         "sentiment": FakeRetrainer(0.6, 0.8, kind="sentiment"),
         "dialogue": FakeRetrainer(0.9, 0.5, kind="dialogue"),
     }
-    monkeypatch.setattr(services, "RETRAINERS", retrainers)
+    monkeypatch.setattr(services, "retrainers_load", lambda: retrainers)
     return retrainers
 
 

@@ -1,29 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chatbot.sentiment.loading import sentiment_scorer_forget
-
-AIRLINE = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "airline_sentiment" / "train.csv"
-
-
-@pytest.fixture
-def airline_csv() -> Path:
-    if not AIRLINE.is_file():
-        pytest.skip(f"{AIRLINE} is not here (see ../shared/datasets/README.md)")
-    return AIRLINE
+from chatbot.replies.loading import sentiment_scorer_cache
+from tests.support.datasets import airline_csv  # noqa: F401  (a fixture, shared with tests/intents/sentiment)
 
 
 @pytest.fixture(autouse=True)
 def fresh_scorer() -> Iterator[None]:
     """Each test loads the scorer the registry says, not one an earlier test left behind."""
-    sentiment_scorer_forget()
+    sentiment_scorer_cache.forget()
     yield
-    sentiment_scorer_forget()
+    sentiment_scorer_cache.forget()
 
 
 @pytest.fixture

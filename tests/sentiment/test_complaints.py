@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from chatbot.conversations.models import Sender
-from chatbot.sentiment import loading, services
+from chatbot.replies import loading
+from chatbot.sentiment import services
 from chatbot.sentiment.services import message_sentiment_score, messages_sentiment_score
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_messages_that_are_not_complaints_store_none_and_do_not_wait_for_the_emb
 def test_the_complaint_classifier_is_built_once_per_process_on_the_answering_embedder() -> None:
     first = loading.complaint_classifier_get()
     assert loading.complaint_classifier_get() is first
-    from chatbot.knowledge.answering import embedder_get
+    from chatbot.replies.loading import embedder_get
 
     assert first.embedder is embedder_get()
     assert first.name == "complaints:prototypes"

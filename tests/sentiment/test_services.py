@@ -8,11 +8,11 @@ import pytest
 
 from chatbot.conversations.models import Sender
 from chatbot.registry.services import model_version_register
-from chatbot.sentiment import loading
-from chatbot.sentiment.dispatch import sentiment_dispatch
+from chatbot.replies import loading
+from chatbot.sentiment.receivers import sentiment_dispatch
 from chatbot.sentiment.selectors import conversation_sentiment_trajectory
 from chatbot.sentiment.services import message_sentiment_score, sentiment_backfill
-from intents.sentiment import SentimentScore
+from intents.sentiment.scorers import SentimentScore
 
 pytestmark = pytest.mark.django_db
 
@@ -119,12 +119,12 @@ def test_celery_dispatch_queues_the_analytics_task(say: Callable[..., Any], sett
     from chatbot.sentiment import tasks
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks.score_message, "delay", queued.append)
+    monkeypatch.setattr(tasks.message_sentiment_score, "delay", queued.append)
     settings.CHATBOT_DISPATCH = "celery"
     (message,) = say("hello")
     sentiment_dispatch(message.pk)
     assert queued == [message.pk]
-    assert settings.CELERY_TASK_ROUTES["sentiment.score_message"] == {"queue": "analytics"}
+    assert settings.CELERY_TASK_ROUTES["sentiment.message_sentiment_score"] == {"queue": "analytics"}
 
 
 def test_backfill_scores_only_unscored_customer_messages_of_the_site(

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatbot.cli import ProgressBar, training_device
+from chatbot.dialogue.services import DialogueError, dialogue_evaluate, dialogue_finetune
 from intents.generation.data import FORMATS
+from intents.generation.local import resolve_model_location
 
 
 class Command(BaseCommand):
@@ -46,7 +48,6 @@ class Command(BaseCommand):
         evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from chatbot.dialogue.services import DialogueError
 
         try:
             if options["action"] == "prepare":
@@ -59,13 +60,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _prepare(self) -> None:
-        from intents.generation.local import resolve_model_location
 
         location = resolve_model_location(settings.CHATBOT_DIALOGUE_MODEL, settings.CHATBOT_MODEL_DIR)
         self.stdout.write(f"Dialogue model ready: {location}")
 
     def _finetune(self, options: dict[str, Any]) -> None:
-        from chatbot.dialogue.services import dialogue_finetune
 
         if options["resume"] and not options["out"]:
             raise CommandError("--resume needs --out, the folder of the interrupted run.")
@@ -92,7 +91,6 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(version.metrics))
 
     def _evaluate(self, options: dict[str, Any]) -> None:
-        from chatbot.dialogue.services import dialogue_evaluate
 
         bar = ProgressBar(self.stderr._out, "evaluating", "question")
         scores = dialogue_evaluate(

@@ -16,7 +16,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatbot.cli import cli_user
+from chatbot.learning.golden import GoldenSetError, golden_questions_frozen, golden_set_forget
 from chatbot.learning.models import GoldenSet, RunTrigger, TrainingRun
+from chatbot.learning.services import (
+    TrainingRunError,
+    training_dataset_build,
+    training_run_execute,
+    training_run_request,
+)
 from chatbot.sites.models import Site
 
 
@@ -50,8 +57,6 @@ class Command(BaseCommand):
         return site
 
     def _dataset(self, options: dict[str, Any]) -> None:
-        from chatbot.learning.golden import GoldenSetError, golden_questions_frozen
-        from chatbot.learning.services import training_dataset_build
 
         try:
             golden_texts = golden_questions_frozen()
@@ -63,7 +68,6 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({"path": str(report.path), "pairs": report.pairs, "sources": report.stats}))
 
     def _retrain(self, options: dict[str, Any]) -> None:
-        from chatbot.learning.services import TrainingRunError, training_run_execute, training_run_request
 
         kinds = [k.strip() for k in options["kinds"].split(",") if k.strip()]
         try:
@@ -111,7 +115,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label}: {report['status']}{figures} {report.get('reason', '')}")
 
     def _golden(self, options: dict[str, Any]) -> None:
-        from chatbot.learning.golden import golden_set_forget
 
         if options["rebuild"]:
             if not golden_set_forget(kind=options["rebuild"], scope=options["scope"]):

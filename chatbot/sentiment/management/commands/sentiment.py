@@ -2,6 +2,7 @@
 
 python manage.py sentiment train --format airline|csv --data PATH [--out DIR] [--epochs N] [--register]
 python manage.py sentiment evaluate --format airline|csv --data PATH [--model DIR] [--json] [--baselines]
+    [--validation-split]
 python manage.py sentiment backfill [--site KEY]
 """
 
@@ -16,9 +17,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from chatbot.cli import ProgressBar, training_device
+from chatbot.registry.selectors import model_version_active
+from chatbot.registry.services import ModelRegistryError, model_version_register
+from chatbot.sentiment.services import sentiment_backfill
+from chatbot.sites.models import Site
 from intents.datasets import DatasetError
-from intents.sentiment import SENTIMENT_FORMATS, SentimentDataset, load_sentiment
-from intents.sentiment_training import CLASS_WEIGHTINGS
+from intents.embeddings import SentenceTransformerEmbedder
+from intents.sentiment.datasets import SENTIMENT_FORMATS, SentimentDataset, load_sentiment
+from intents.sentiment.scorers import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
+from intents.sentiment.training import CLASS_WEIGHTINGS, SentimentTrainingConfig, train_sentiment_classifier
 
 
 class Command(BaseCommand):
@@ -60,6 +67,12 @@ class Command(BaseCommand):
         evaluate.add_argument(
             "--threads", type=int, default=1, help="CPU threads for inference (latency is reported per query)"
         )
+        evaluate.add_argument(
+            "--validation-split",
+            action="store_true",
+            help="score only the validation split (held out when training on this same file); default: every "
+            "example of the file (e.g. a separate test file)",
+        )
         backfill.add_argument("--site", default=None, help="only this site's messages (its key)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -82,8 +95,8 @@ class Command(BaseCommand):
             self._evaluate(dataset, device, options)
 
     def _train(self, dataset: SentimentDataset, device: str, options: dict[str, Any]) -> None:
-        from intents.sentiment import EncoderSentimentScorer, evaluate_sentiment_scorer
-        from intents.sentiment_training import SentimentTrainingConfig, train_sentiment_classifier
+        # Imported here: the figures need scikit-learn, which the other actions (backfill) do not load.
+        from intents.sentiment.evaluation import evaluate_sentiment_scorer
 
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         name = options["name"] or f"sentiment-{options['format']}-{stamp}"
@@ -112,7 +125,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Model: {out}")
         if not options["register"]:
             return
-        from chatbot.registry.services import ModelRegistryError, model_version_register
 
         # The registry records how well it scored on the held-out split, measured here once.
         metrics = evaluate_sentiment_scorer(EncoderSentimentScorer.load(out, device=device), dataset.validation)
@@ -140,21 +152,15 @@ class Command(BaseCommand):
         )
 
     def _evaluate(self, dataset: SentimentDataset, device: str, options: dict[str, Any]) -> None:
+        # Imported here: torch, and scikit-learn for the figures, are heavy; backfill loads neither.
         import torch
 
-        from intents.sentiment import (
-            EncoderSentimentScorer,
-            LexiconSentimentScorer,
-            SentimentScorer,
-            evaluate_sentiment_scorer,
-        )
+        from intents.sentiment.evaluation import embedding_logistic_baseline, evaluate_sentiment_scorer
 
         torch.set_num_threads(max(1, options["threads"]))
         scorer: SentimentScorer
         model_dir = options["model"]
         if model_dir is None:
-            from chatbot.registry.selectors import model_version_active
-
             version = model_version_active(kind="sentiment")
             model_dir = Path(version.path) if version is not None else None
         if model_dir is None:
@@ -164,20 +170,31 @@ class Command(BaseCommand):
                 scorer = EncoderSentimentScorer.load(model_dir, device=device)
             except (FileNotFoundError, ValueError) as exc:
                 raise CommandError(str(exc)) from exc
-        scores: dict[str, Any] = {"scorer": scorer.name, **evaluate_sentiment_scorer(scorer, dataset.validation)}
+        # A separate test file is scored whole; the validation split is for a file trained on too.
+        split = "validation" if options["validation_split"] else "all"
+        examples = dataset.validation if split == "validation" else (*dataset.train, *dataset.validation)
+        scored = {"split": split, "examples": len(examples), "source": dataset.source}
+        scores: dict[str, Any] = {
+            "scorer": scorer.name,
+            "scored": scored,
+            **evaluate_sentiment_scorer(scorer, examples),
+        }
         if options["baselines"]:
-            from intents.embeddings import SentenceTransformerEmbedder
-            from intents.sentiment_training import embedding_logistic_baseline
-
-            scores["baselines"] = {
-                "lexicon_vader": evaluate_sentiment_scorer(LexiconSentimentScorer(), dataset.validation),
-                "minilm_embeddings_logistic_regression": embedding_logistic_baseline(
+            scores["baselines"] = {"lexicon_vader": evaluate_sentiment_scorer(LexiconSentimentScorer(), examples)}
+            # The logistic regression learns from the rest of the file, so it needs a held-out split.
+            scores["baselines"]["minilm_embeddings_logistic_regression"] = (
+                embedding_logistic_baseline(
                     dataset.train, dataset.validation, SentenceTransformerEmbedder.load(device=device)
-                ),
-            }
+                )
+                if split == "validation"
+                else {"skipped": "trained on the file itself: use --validation-split"}
+            )
         if options["json"]:
             self.stdout.write(json.dumps(scores))
             return
+        what = "the validation split" if split == "validation" else "every example"
+        self.stdout.write(f"Scored {what} of {dataset.source} ({len(examples)} examples).")
+        del scores["scored"]
         for name, value in scores.items():
             if isinstance(value, dict):
                 for baseline, figures in value.items():
@@ -187,8 +204,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name:>20}: {value}")
 
     def _backfill(self, options: dict[str, Any]) -> None:
-        from chatbot.sentiment.services import sentiment_backfill
-        from chatbot.sites.models import Site
 
         site = None
         if options["site"]:

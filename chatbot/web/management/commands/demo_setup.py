@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from chatbot.console.models import CannedResponse, Operator, Role
-from chatbot.intents.models import Intent, IntentAction
-from chatbot.intents.services import gate_policy_tune, labelled_questions_read
-from chatbot.knowledge.answering import faq_embed_stale
+from chatbot.intent_models.models import Intent, IntentAction
 from chatbot.knowledge.services import faq_entries_from_file, faq_import
+from chatbot.replies.faq_index import faq_embed_stale
+from chatbot.replies.gate_tuning import gate_policy_tune, labelled_questions_read
 from chatbot.sites.models import Site
 
 DEMO_FAQ = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq.json"

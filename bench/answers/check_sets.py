@@ -1,0 +1,251 @@
+"""Validate the answer-quality question sets against the demo FAQ; prints one JSON object.
+
+    .venv/bin/python bench/answers/check_sets.py                 # both splits, the demo FAQ
+    .venv/bin/python bench/answers/check_sets.py --faq F --tuning T --set dev=A --set test=B
+
+Checks, for every split:
+- schema: {"in_scope": [{"text", "expect", "must", "forbid", ["yesno"]}], "out_of_scope": [text],
+  "followups": [{"turns": [t1, t2, ...], "expect", "must", "forbid"}]};
+- every `expect` names real FAQ questions (`|`-separated);
+- every `must` compiles and matches (case-insensitively, re.search) the answer of every expected entry;
+- no `forbid` pattern matches the answer of any expected entry, nor that answer behind the lead-in a
+  yes/no reply may get ("No, " for yesno "no", "Yes, " for yesno "yes");
+- every yes/no item whose answer is "no" has at least one forbid pattern;
+- no question (in-scope text, off-topic text, follow-up turn) equals or near-duplicates (token Jaccard
+  >= 0.8 after normalising) an FAQ question, an FAQ alternative, a question of the gate's tuning file,
+  a question of another split, or another question of the same split;
+- the sizes, the yes/no shares and the coverage of FAQ entries against the targets below.
+
+Exit status 1 when anything fails. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+NEAR_DUPLICATE = 0.8
+WARN_SIMILAR = 0.6
+TARGETS = {
+    "test": {"in_scope": 160, "out_of_scope": 45, "followups": 32},
+    "dev": {"in_scope": 110, "out_of_scope": 35, "followups": 25},
+}
+MIN_YESNO_SHARE = 0.4
+MIN_NO_SHARE_OF_YESNO = 0.5
+LEAD_IN = {"no": "No, ", "yes": "Yes, "}
+
+
+def normalise(text: str) -> tuple[str, ...]:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return tuple(re.findall(r"[a-z0-9]+", text.replace("'", "").replace("\u2019", "")))
+
+
+def jaccard(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+
+
+def compile_pattern(pattern: Any, where: str, errors: list[str]) -> re.Pattern[str] | None:
+    if not isinstance(pattern, str) or not pattern:
+        errors.append(f"{where}: pattern must be a non-empty string")
+        return None
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        errors.append(f"{where}: bad regex {pattern!r}: {exc}")
+        return None
+
+
+def check_item(item: Any, where: str, answers: dict[str, str], errors: list[str], followup: bool) -> list[str]:
+    """Check one in-scope or follow-up item; returns the FAQ questions it expects."""
+    if not isinstance(item, dict):
+        errors.append(f"{where}: not an object")
+        return []
+    required = {"turns" if followup else "text", "expect", "must", "forbid"}
+    allowed = required | (set() if followup else {"yesno"})
+    if missing := required - item.keys():
+        errors.append(f"{where}: missing {sorted(missing)}")
+        return []
+    if extra := item.keys() - allowed:
+        errors.append(f"{where}: unknown keys {sorted(extra)}")
+    if followup:
+        turns = item["turns"]
+        if not (isinstance(turns, list) and len(turns) >= 2 and all(isinstance(t, str) and t.strip() for t in turns)):
+            errors.append(f"{where}: turns must be a list of at least two non-empty strings")
+    elif not (isinstance(item["text"], str) and item["text"].strip()):
+        errors.append(f"{where}: text must be a non-empty string")
+    yesno = item.get("yesno")
+    if yesno is not None and yesno not in LEAD_IN:
+        errors.append(f"{where}: yesno must be 'yes' or 'no'")
+        yesno = None
+    expected = item["expect"].split("|") if isinstance(item["expect"], str) else []
+    if not expected:
+        errors.append(f"{where}: expect must be a string")
+    for question in expected:
+        if question not in answers:
+            errors.append(f"{where}: expect names no FAQ question: {question!r}")
+    expected = [q for q in expected if q in answers]
+    must = compile_pattern(item["must"], f"{where} must", errors)
+    if must is not None:
+        for question in expected:
+            if not must.search(answers[question]):
+                errors.append(f"{where}: must {item['must']!r} does not match the answer of {question!r}")
+    if not isinstance(item["forbid"], list):
+        errors.append(f"{where}: forbid must be a list")
+        return expected
+    if yesno == "no" and not item["forbid"]:
+        errors.append(f"{where}: a yes/no item whose answer is 'no' needs at least one forbid pattern")
+    for pattern in item["forbid"]:
+        forbid = compile_pattern(pattern, f"{where} forbid", errors)
+        if forbid is None:
+            continue
+        for question in expected:
+            replies = [answers[question]] + ([LEAD_IN[yesno] + answers[question]] if yesno else [])
+            for reply in replies:
+                if hit := forbid.search(reply):
+                    errors.append(
+                        f"{where}: forbid {pattern!r} matches the correct reply {reply[:60]!r}... at {hit.group(0)!r}"
+                    )
+                    break
+    return expected
+
+
+def check_split(name: str, data: Any, answers: dict[str, str], errors: list[str]) -> dict[str, Any]:
+    if not isinstance(data, dict) or set(data) != {"in_scope", "out_of_scope", "followups"}:
+        errors.append(f"{name}: top level must be an object with exactly in_scope, out_of_scope, followups")
+        return {}
+    covered: dict[str, int] = {q: 0 for q in answers}
+    yesno = yesno_no = 0
+    for i, item in enumerate(data["in_scope"]):
+        for question in check_item(item, f"{name}.in_scope[{i}]", answers, errors, followup=False):
+            covered[question] += 1
+        if isinstance(item, dict) and item.get("yesno") in LEAD_IN:
+            yesno += 1
+            yesno_no += item["yesno"] == "no"
+    followup_covered: set[str] = set()
+    for i, item in enumerate(data["followups"]):
+        followup_covered.update(check_item(item, f"{name}.followups[{i}]", answers, errors, followup=True))
+    for i, text in enumerate(data["out_of_scope"]):
+        if not (isinstance(text, str) and text.strip()):
+            errors.append(f"{name}.out_of_scope[{i}]: must be a non-empty string")
+    n_in, n_oos, n_fu = len(data["in_scope"]), len(data["out_of_scope"]), len(data["followups"])
+    missing = [q for q, n in covered.items() if n == 0]
+    target = TARGETS.get(name)
+    if target:
+        for key, want in target.items():
+            if len(data[key]) != want:
+                errors.append(f"{name}: {key} has {len(data[key])} items, the target is {want}")
+    if n_in and yesno / n_in < MIN_YESNO_SHARE:
+        errors.append(f"{name}: yes/no share {yesno / n_in:.2f} < {MIN_YESNO_SHARE}")
+    if yesno and yesno_no / yesno < MIN_NO_SHARE_OF_YESNO:
+        errors.append(f"{name}: 'no' share of yes/no items {yesno_no / yesno:.2f} < {MIN_NO_SHARE_OF_YESNO}")
+    if missing:
+        errors.append(f"{name}: FAQ entries without an in-scope question: {missing}")
+    per_entry = sorted(covered.values())
+    return {
+        "in_scope": n_in,
+        "yesno": yesno,
+        "yesno_share": round(yesno / n_in, 3) if n_in else 0.0,
+        "yesno_answer_no": yesno_no,
+        "yesno_answer_yes": yesno - yesno_no,
+        "wh_or_statement": n_in - yesno,
+        "out_of_scope": n_oos,
+        "followups": n_fu,
+        "entries_covered": len(answers) - len(missing),
+        "entries_total": len(answers),
+        "entries_covered_by_followups": len(followup_covered),
+        "questions_per_entry_min_median_max": [per_entry[0], per_entry[len(per_entry) // 2], per_entry[-1]]
+        if per_entry
+        else [],
+        "multi_expect_items": sum(
+            1
+            for it in [*data["in_scope"], *data["followups"]]
+            if isinstance(it, dict) and "|" in str(it.get("expect", ""))
+        ),
+    }
+
+
+def texts_of(data: dict[str, Any]) -> list[str]:
+    out = [it.get("text", "") for it in data.get("in_scope", []) if isinstance(it, dict)]
+    out += [t for t in data.get("out_of_scope", []) if isinstance(t, str)]
+    for it in data.get("followups", []):
+        if isinstance(it, dict) and isinstance(it.get("turns"), list):
+            out += [t for t in it["turns"] if isinstance(t, str)]
+    return [t for t in out if isinstance(t, str) and t]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faq", type=Path, default=ROOT / "chatbot/knowledge/demo_faq.json")
+    parser.add_argument("--tuning", type=Path, default=ROOT / "chatbot/knowledge/demo_faq_questions.json")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=PATH",
+        help="a split to check (default: dev and test next to this script)",
+    )
+    args = parser.parse_args()
+    splits = (
+        dict(s.split("=", 1) for s in args.set)
+        if args.set
+        else {"dev": str(HERE / "demo_en_dev.json"), "test": str(HERE / "demo_en_test.json")}
+    )
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    faq = json.loads(args.faq.read_text(encoding="utf-8"))
+    answers = {entry["question"]: entry["answer"] for entry in faq}
+    tuning = json.loads(args.tuning.read_text(encoding="utf-8"))
+    reference: list[tuple[str, str]] = [("faq question", e["question"]) for e in faq]
+    reference += [("faq alternative", a) for e in faq for a in e.get("alternatives", [])]
+    reference += [("tuning file", it["text"]) for it in tuning.get("in_scope", [])]
+    reference += [("tuning file", t) for t in tuning.get("out_of_scope", [])]
+
+    data = {name: json.loads(Path(path).read_text(encoding="utf-8")) for name, path in splits.items()}
+    report: dict[str, Any] = {"splits": {name: check_split(name, d, answers, errors) for name, d in data.items()}}
+
+    # Near-duplicates: against the FAQ and the tuning file, across splits, and within a split.
+    ref_norm = [(src, text, normalise(text)) for src, text in reference]
+    split_texts = {name: [(t, normalise(t)) for t in texts_of(d)] for name, d in data.items()}
+    similar: list[tuple[float, str]] = []
+    for name, texts in split_texts.items():
+        for text, tokens in texts:
+            for src, ref_text, ref_tokens in ref_norm:
+                score = jaccard(tokens, ref_tokens)
+                if tokens == ref_tokens or score >= NEAR_DUPLICATE:
+                    errors.append(f"{name}: {text!r} near-duplicates {src} {ref_text!r} (jaccard {score:.2f})")
+                elif score >= WARN_SIMILAR:
+                    similar.append((score, f"{name}: {text!r} ~ {src} {ref_text!r}"))
+        for (a, ta), (b, tb) in itertools.combinations(texts, 2):
+            score = jaccard(ta, tb)
+            if ta == tb or score >= NEAR_DUPLICATE:
+                errors.append(f"{name}: {a!r} near-duplicates {b!r} in the same split (jaccard {score:.2f})")
+    for (n1, t1), (n2, t2) in itertools.combinations(split_texts.items(), 2):
+        for a, ta in t1:
+            for b, tb in t2:
+                score = jaccard(ta, tb)
+                if ta == tb or score >= NEAR_DUPLICATE:
+                    errors.append(f"{n1} {a!r} near-duplicates {n2} {b!r} (jaccard {score:.2f})")
+                elif score >= WARN_SIMILAR:
+                    similar.append((score, f"{n1}: {a!r} ~ {n2}: {b!r}"))
+    similar.sort(reverse=True)
+    warnings += [f"{s:.2f} {text}" for s, text in similar[:15]]
+    report["closest_pairs_below_threshold"] = warnings
+    report["near_duplicate_threshold"] = NEAR_DUPLICATE
+    report["errors"] = errors
+    report["ok"] = not errors
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

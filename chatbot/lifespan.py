@@ -1,0 +1,51 @@
+"""The web process's start and stop (ASGI lifespan events; uvicorn runs with `--lifespan on`).
+
+At start-up the process binds its server loop for realtime events, starts the reply sweeper, so a
+process that serves only HTTP sweeps too, and, when it answers customers itself
+(CHATBOT_DISPATCH=inprocess), loads the answering models on a thread. At shutdown the sweeper stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+
+from chatbot.conversations import events
+from chatbot.replies.loading import models_warm_up_in_background
+from chatbot.replies.sweeper import sweeper_start, sweeper_stop
+
+logger = logging.getLogger(__name__)
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def web_process_start() -> None:
+    """Call on the server's loop once the process serves."""
+    events.bind_server_loop(asyncio.get_running_loop())
+    sweeper_start()
+    if settings.CHATBOT_DISPATCH == "inprocess":
+        # This process answers customers itself: load the models while the server starts.
+        models_warm_up_in_background()
+
+
+async def lifespan_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """The ASGI application of the `lifespan` scope."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                web_process_start()
+            except Exception as exc:
+                logger.exception("the web process could not start")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await sweeper_stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,102 @@
+"""Running a task after a committed change, per settings.CHATBOT_DISPATCH: the bot's reply to a
+customer message, and the work that must not hold up the request or the reply (re-embedding an
+edited FAQ, scoring a message's sentiment, hot topics, a training run).
+
+- `celery`: queued for a worker, on the queue settings.CELERY_TASK_ROUTES gives the task;
+- `inprocess` (the embedded demo): the task's own code on a worker thread of this process;
+- `inline` (tests and scripts): the task's own code, right here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
+
+from chatbot.conversations import events
+
+logger = logging.getLogger(__name__)
+
+
+class Task(Protocol):
+    """A Celery task of one id (`@shared_task`): `run` is its body, `delay` queues it."""
+
+    run: Callable[[int], Any]
+
+    def delay(self, argument: int) -> Any: ...
+
+
+def task_dispatch(task: str, argument: int, *, what: str, if_lost: str) -> None:
+    """Run the Celery task `task` (its dotted path) on `argument`, per settings.CHATBOT_DISPATCH.
+    Call after the change is committed.
+
+    The task is named, not passed: it is looked up when dispatched, as Celery itself finds tasks by
+    name, so a service can queue its own app's task although that task module imports the service.
+    `what` names the work in thread names and logs, e.g. "reply" or "faq-embed". A task that cannot
+    be queued (the broker is unreachable) is logged with `if_lost`, what redoes the work, and not
+    raised: the change itself is stored."""
+    found: Task = import_string(task)
+    mode = settings.CHATBOT_DISPATCH
+    if mode == "celery":
+        try:
+            found.delay(argument)
+        except Exception:
+            logger.warning("could not queue the %s for %s; %s", what, argument, if_lost, exc_info=True)
+    elif mode == "inline":
+        found.run(argument)
+    else:
+        _run_in_process(found.run, argument, what)
+
+
+def _run_in_process(run: Callable[[int], Any], argument: int, what: str) -> None:
+    """The task's body on a worker thread of this process.
+
+    With a websocket server loop in this process, the thread is started from that loop
+    (`sync_to_async`), which is what lets the task's realtime events reach the in-memory layer.
+    """
+    loop = events.server_loop()
+    if loop is None:
+        threading.Thread(target=_run_logged, args=(run, argument, what), name=f"{what}-{argument}", daemon=True).start()
+        return
+
+    async def on_the_loop() -> None:
+        await sync_to_async(_run_logged, thread_sensitive=False)(run, argument, what)
+
+    asyncio.run_coroutine_threadsafe(on_the_loop(), loop)
+
+
+def _run_logged(run: Callable[[int], Any], argument: int, what: str) -> None:
+    close_old_connections()
+    try:
+        run(argument)
+    except Exception:
+        # What triggered it is committed; the task's catch-up (`if_lost`) redoes it.
+        logger.exception("in-process %s for %s failed", what, argument)
+    finally:
+        close_old_connections()
+
+
+def reply_dispatch(message_id: int) -> None:
+    """Queue the bot's reply to a customer message (on the `inference` queue with Celery). If the
+    broker is unreachable the message waits for its reply, and the sweeper queues it again."""
+    task_dispatch("chatbot.replies.tasks.reply_generate", message_id, what="reply", if_lost="the sweeper will retry")
+
+
+def faq_refresh_dispatch(site_id: int) -> None:
+    """Re-embed a site's FAQ after an edit (on an `inference` worker with Celery), so the bot can
+    answer with a new or changed entry without waiting for a customer's question to trigger it.
+    If it fails, the entry is saved all the same, and a worker re-embeds it before its next answer
+    on this site."""
+    task_dispatch(
+        "chatbot.replies.tasks.faq_refresh",
+        site_id,
+        what="faq-embed",
+        if_lost="a worker re-embeds it before its next answer on the site",
+    )

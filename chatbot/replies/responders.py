@@ -1,0 +1,83 @@
+"""Building a site's responder: the answer gate over its FAQ and intents, worded by the dialogue
+model when generation is on, from the models this process has loaded (chatbot.replies.loading)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+
+from chatbot.intent_models.models import Intent
+from chatbot.registry.models import ModelKind
+from chatbot.registry.selectors import model_version_active, site_scope
+from chatbot.replies.faq_index import faq_index_get
+from chatbot.replies.loading import embedder_get, generator_get, intent_classifier_get
+from chatbot.sites.models import Site
+from intents.classifier import CONFIG_FILE
+from intents.echo import EchoResponder
+from intents.gate import GatePolicy
+from intents.generation.prompting import PromptBuilder
+from intents.generation.responder import GeneratingResponder
+from intents.generation.types import GenerationSettings
+from intents.generation.verifier import Verifier, faq_answer_opening
+from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
+from intents.types import Responder
+
+logger = logging.getLogger(__name__)
+
+
+def intent_router_for(*, site: Site) -> IntentRouter | None:
+    """The site's trained intent classifier (reloaded when retrained) and its intents' actions.
+
+    The registry's active intents version for the site (promoted by the learning loop or
+    `manage.py models promote`) comes first; else the folder `intents train --site` set."""
+    version = model_version_active(kind=ModelKind.INTENTS, scope=site_scope(site.key))
+    location = version.path if version is not None else site.intent_model_dir
+    if not location:
+        return None
+    directory = Path(location)
+    try:
+        stamp = (directory / CONFIG_FILE).stat().st_mtime
+    except OSError:
+        logger.warning("site %s: no intent model at %s; answering without one", site.key, directory)
+        return None
+    routes = {
+        name: IntentRoute(action, response)
+        for name, action, response in Intent.objects.filter(site=site, is_active=True).values_list(
+            "name", "action", "response"
+        )
+    }
+    return IntentRouter(intent_classifier_get(directory, stamp=stamp), routes)
+
+
+def responder_for(*, site: Site) -> Responder:
+    """The site's responder: the gate over its FAQ and intents, and when generation is on, the
+    dialogue model wording the answers it lets through (`CHATBOT_GENERATOR`); or, for load tests,
+    the fixed-reply stub (`CHATBOT_RESPONDER=echo`)."""
+    if settings.CHATBOT_RESPONDER == "echo":
+        return EchoResponder()
+    policy = GatePolicy(
+        answer_threshold=site.answer_threshold,
+        clarify_margin=site.clarify_margin,
+        max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
+    )
+    embedder = embedder_get()
+    retrieval = RetrievalResponder(
+        embedder=embedder,
+        index=faq_index_get(site=site),
+        policy=policy,
+        intents=intent_router_for(site=site),
+        opening=faq_answer_opening if settings.CHATBOT_ANSWER_LEAD_IN else None,
+    )
+    generator = generator_get()
+    if generator is None:
+        return retrieval
+    return GeneratingResponder(
+        retrieval=retrieval,
+        generator=generator,
+        prompts=PromptBuilder(company=site.name),
+        settings=GenerationSettings(max_new_tokens=settings.CHATBOT_MAX_NEW_TOKENS),
+        min_passage_similarity=settings.CHATBOT_GROUNDING_MIN_SIMILARITY,
+        verifier=Verifier(embedder=embedder) if settings.CHATBOT_VERIFIER else None,
+    )

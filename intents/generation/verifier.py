@@ -1,0 +1,361 @@
+"""The verifier: a generated sentence reaches the customer only when the cited passage supports it.
+
+A small model words a passage well most of the time, and now and then says its opposite ("Yes, you
+can add another cushion" where the passage says items can't be added) or adds a claim the passage
+does not make ("the money is returned immediately", "wool blankets are made of cotton"). A customer
+acts on both, so each sentence of a generated reply is checked against the passage before it is
+shown:
+
+- **facts**: links, e-mail addresses, phone and order numbers and other numbers must be in the
+  passage (`grounding.unsupported_facts`);
+- **claims**: every content word of the sentence (products, materials, places, payment methods, time
+  words such as "immediately", quantifiers such as "only", "all", "free") must be in the passage, by
+  its stem; words that carry no claim ("happy to help") are listed in `_NO_CLAIM`;
+- **polarity**: a word the passage only negates may not be affirmed, and the other way round
+  ("can add" against "can't add", "tumble dry" against "don't tumble dry"); and a sentence that
+  opens with "yes" or "no" must agree with what the passage says to the customer's question
+  (`stance`), which must be clear from the passage;
+- **meaning**: the sentence must be close to some sentence of the passage (cosine of sentence
+  embeddings), which catches a sentence about something else that happens to reuse its words.
+
+What the customer sees must still answer the question: a reply whose kept sentences do not carry
+the passage's key sentence (the one closest to the question) is replaced by the FAQ answer
+(`carries_key`). Rules are deliberately strict: a dropped correct sentence costs a little fluency, a
+kept wrong one costs a customer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from intents.embeddings import Embedder
+from intents.generation.grounding import unsupported_facts
+from intents.types import FaqDocument
+
+Stance = Literal["yes", "no"]
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_NEGATIONS = _word_set(
+    "not no never cannot can't don't doesn't won't isn't aren't wasn't weren't hasn't haven't hadn't "
+    "shouldn't couldn't wouldn't didn't mustn't without unable nor neither none nothing"
+)
+# How many content words after a negation it reaches ("we can't add items" negates add and items).
+_NEGATION_REACH = 2
+_CLAUSE_BREAK = frozenset({"but", "however", "although", "though", "instead", "unless", "except", "so", "because"})
+_YES = frozenset({"yes", "yeah", "yep", "sure", "absolutely", "certainly", "definitely", "of course"})
+_NO = frozenset({"no", "nope", "unfortunately", "sadly", "sorry"})
+_YES_NO_QUESTION = re.compile(
+    r"^\s*(?:\W*\w+[,:]\s+)?(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|might|must|"
+    r"have|has|am|any)\b",
+    re.IGNORECASE,
+)
+# Words that state nothing a customer could act on: function words, pleasantries, and the words every
+# support reply uses. Anything else must be in the passage.
+_NO_CLAIM = _word_set(
+    """
+    a an the this that these those there here it its it's they them their theirs we us our ours you your yours
+    i me my mine he she his her him one ones some such each other another
+    am is are was were be been being do does did done doing have has had having will would shall should can
+    could may might must
+    i'm you're we're they're it's that's there's here's i'll you'll we'll they'll i've you've we've i'd you'd
+    we'd let's
+    and or but so if then than as of in on at to for from by with about into onto over under up down out off
+    just also too very really quite well still yet again even both either whether while when where which who
+    whom whose what how why because though although
+    yes yeah sure certainly absolutely definitely course okay ok
+    please thank thanks thanking welcome glad happy pleased sorry apologise apologize apologies hope hoping
+    help helping helped assist assistance question questions asking ask asked information info answer
+    let know need want like see find look looking feel great good nice kind regards best dear hi hello hey
+    customer customers team service support assistant shop store company
+    any anything something everything more most much many way ways make makes sure
+    """
+)
+_STEM_PREFIX = 5  # words sharing their first five letters share a stem ("deliver", "delivery", "delivered")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
+
+
+def stem(word: str) -> str:
+    """A crude stem: plural and verb endings stripped, then the first letters. Good enough to match
+    "returns"/"returned"/"return" and "immediately"/"immediate"; a real stemmer would also do."""
+    word = word.removesuffix("'s")
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)] + replacement
+            break
+    return word[:_STEM_PREFIX]
+
+
+def _is_content(word: str) -> bool:
+    return word not in _NO_CLAIM and word not in _NEGATIONS and not word[0].isdigit()
+
+
+def content_stems(text: str, *, all_words: bool = False) -> set[str]:
+    """The stems of the words of `text` that state something (`all_words`: of every word)."""
+    return {stem(word) for word in _tokens(text) if all_words or _is_content(word)}
+
+
+def polarities(text: str) -> dict[str, set[bool]]:
+    """For each content stem of `text`: True where it is affirmed, False where a negation reaches it."""
+    found: dict[str, set[bool]] = {}
+    for sentence in _SENTENCE.findall(text):
+        reach = 0
+        for word in _tokens(sentence):
+            if word in _NEGATIONS:
+                reach = _NEGATION_REACH
+                continue
+            if word in _CLAUSE_BREAK:
+                reach = 0
+                continue
+            if not _is_content(word):
+                continue
+            found.setdefault(stem(word), set()).add(reach == 0)
+            reach = max(reach - 1, 0)
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def opening_stance(sentence: str) -> Stance | None:
+    """Whether a sentence opens by answering yes or no ("Yes, …", "Unfortunately …", "No.")."""
+    words = _tokens(sentence)[:2]
+    if not words:
+        return None
+    if words[0] in _YES or " ".join(words) == "of course":
+        return "yes"
+    if words[0] in _NO:
+        return "no"
+    return None
+
+
+def is_yes_no_question(question: str) -> bool:
+    return bool(_YES_NO_QUESTION.search(question.strip()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    supported: bool
+    reason: str = ""  # why not, e.g. "claims the passage lacks: cotton"
+    claim: bool = True  # False: the sentence states nothing checkable (a pleasantry)
+
+
+@dataclass
+class Passage:
+    """What a reply may say: the cited FAQ entry's question and answer, for one customer question."""
+
+    question: str  # the customer's question
+    faq_question: str
+    answer: str
+    known_words: Sequence[str] = ()  # also allowed: the company's name
+    _polarity: dict[str, set[bool]] = field(init=False)
+    _stems: set[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        text = f"{self.faq_question}\n{self.answer}"
+        # Polarity comes from the answer alone: the FAQ question asks ("Can I add…?"), it states nothing.
+        self._polarity = polarities(self.answer)
+        self._stems = {stem(w) for w in _tokens(text)} | {stem(w) for k in self.known_words for w in _tokens(k)}
+
+    @property
+    def text(self) -> str:
+        return f"{self.faq_question}\n{self.answer}"
+
+    def supports_word(self, word: str) -> bool:
+        return stem(word) in self._stems
+
+    def polarity(self, word: str) -> set[bool]:
+        return self._polarity.get(stem(word), set())
+
+    def stance(self) -> Stance | None:
+        """What the passage answers to a yes/no question: "no" when the passage sentence that shares the
+        most content with the question negates one of its words, "yes" when that sentence affirms them
+        and the answer opens with "yes"; None when it is not clear (then no reply may open with yes/no)."""
+        if not is_yes_no_question(self.question):
+            return None
+        asked = {stem(w) for w in _tokens(self.question) if _is_content(w)}
+        if not asked:
+            return None
+        best: tuple[int, str] | None = None
+        for sentence in sentences(self.answer):
+            overlap = len(asked & {stem(w) for w in _tokens(sentence) if _is_content(w)})
+            if overlap and (best is None or overlap > best[0]):
+                best = (overlap, sentence)
+        if best is None:
+            return None
+        negated = any(False in polarities(best[1]).get(s, set()) for s in asked)
+        if negated:
+            return "no"
+        opening = opening_stance(self.answer)
+        first = sentences(self.answer)[0] if sentences(self.answer) else ""
+        if opening == "yes" and best[1] == first:
+            return "yes"
+        return None
+
+
+@dataclass
+class Verifier:
+    """Checks generated sentences against a passage (rules plus an embedding check)."""
+
+    embedder: Embedder | None = None
+    min_similarity: float = 0.35  # a claim must be at least this close to some passage sentence
+    carry_similarity: float = 0.6  # a kept sentence this close to the key sentence carries it
+    carry_coverage: float = 0.6  # ... or one holding this share of the key sentence's content words
+
+    def check(self, sentence: str, passage: Passage) -> Verdict:
+        words = _tokens(sentence)
+        content = [w for w in words if _is_content(w)]
+        facts = unsupported_facts(sentence, [passage.text])
+        if facts:
+            return Verdict(False, "unsupported " + ", ".join(sorted({f.kind for f in facts})))
+        stance = opening_stance(sentence)
+        if stance is not None:
+            expected = passage.stance()
+            if expected != stance:
+                why = f"the passage answers {expected!r}" if expected else "the passage gives no clear yes or no"
+                return Verdict(False, f"opens with {stance!r} but {why}")
+        if not content:
+            return Verdict(True, claim=stance is not None)
+        missing = sorted({w for w in content if not passage.supports_word(w)})
+        if missing:
+            return Verdict(False, "claims the passage lacks: " + ", ".join(missing))
+        sentence_polarity = polarities(sentence)
+        for word in content:
+            said = sentence_polarity.get(stem(word), set())
+            stated = passage.polarity(word)
+            if stated and said and not said & stated:
+                how = "negates" if False in said else "affirms"
+                return Verdict(False, f"{how} {word!r}, which the passage does not")
+        if self.embedder is not None and self.min_similarity > 0:
+            best = self._best_similarity(sentence, [*sentences(passage.answer), passage.faq_question])
+            if best < self.min_similarity:
+                return Verdict(False, f"far from every passage sentence ({best:.2f})")
+        return Verdict(True)
+
+    def key_sentence(self, passage: Passage) -> str:
+        """The answer's sentence that answers the customer's question: the closest to it by meaning
+        (by shared words without an embedder); the first sentence wins a near tie."""
+        options = sentences(passage.answer)
+        if not options:
+            return passage.answer
+        if self.embedder is None:
+            asked = {stem(w) for w in _tokens(passage.question) if _is_content(w)}
+            overlaps = [len(asked & {stem(w) for w in _tokens(s)}) for s in options]
+            return options[int(np.argmax(overlaps))]
+        vectors = self.embedder.encode([passage.question, *options])
+        scores = vectors[1:] @ vectors[0]
+        scores[0] += 0.05
+        return options[int(np.argmax(scores))]
+
+    def carries_key(self, kept: Sequence[str], passage: Passage, key: str | None = None) -> bool:
+        """Whether the kept sentences still say what the passage's key sentence says."""
+        claims = [s for s in kept if any(_is_content(w) for w in _tokens(s))]
+        if not claims:
+            return False
+        key = key if key is not None else self.key_sentence(passage)
+        key_words = {stem(w) for w in _tokens(key) if _is_content(w)}
+        said = {stem(w) for s in claims for w in _tokens(s) if _is_content(w)}
+        if key_words and len(key_words & said) / len(key_words) >= self.carry_coverage:
+            return True
+        if self.embedder is None:
+            return False
+        return self._best_similarity(key, claims) >= self.carry_similarity
+
+    def _best_similarity(self, text: str, others: Sequence[str]) -> float:
+        assert self.embedder is not None
+        vectors = self.embedder.encode([text, *others])
+        return float(np.max(vectors[1:] @ vectors[0])) if len(others) else 0.0
+
+
+def faq_answer_opening(question: str, document: FaqDocument) -> str:
+    """`lead_in` for a question and the FAQ entry cited for it (the retrieval responder's `opening`)."""
+    return lead_in(Passage(question, document.question, document.answer))
+
+
+def lead_in(passage: Passage) -> str:
+    """A short verified opening for the FAQ answer to a yes/no question ("No. "), or "" when the
+    passage gives no clear answer or already opens with one."""
+    if opening_stance(passage.answer) is not None:
+        return ""
+    stance = passage.stance()
+    return {"yes": "Yes. ", "no": "No. "}.get(stance or "", "")
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass
+class VerifiedStream:
+    """Releases a streamed reply sentence by sentence, each only once it is complete and verified,
+    and none before one of them carries the passage's key sentence: nothing shown is ever taken back.
+    A reply that never carries the key is replaced by the FAQ answer, with nothing of it shown."""
+
+    verifier: Verifier
+    passage: Passage
+    key: str
+    leaks: Callable[[str], bool] | None = None  # the instruction shield: True when text repeats them
+    text: str = ""  # everything received
+    kept: list[str] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (sentence, why)
+    carried: bool = False
+    leaked: bool = False
+    _checked: int = 0  # how much of `text` has been split into sentences and checked
+    _held: list[str] = field(default_factory=list)  # kept, waiting for the key to be carried
+
+    def feed(self, delta: str) -> str:
+        """Take the next piece of the reply; return what may be shown now ("" while holding)."""
+        self.text += delta
+        out = []
+        while not self.leaked and (end := _SENTENCE_END.search(self.text, self._checked)) is not None:
+            out.append(self._take(self.text[self._checked : end.end()]))
+            self._checked = end.end()
+        return "".join(out)
+
+    def finish(self) -> str:
+        rest = self.text[self._checked :]
+        self._checked = len(self.text)
+        return self._take(rest) if rest.strip() and not self.leaked else ""
+
+    @property
+    def released(self) -> str:
+        return "".join(self.kept) if self.carried else ""
+
+    def _take(self, piece: str) -> str:
+        sentence = piece.strip()
+        if not sentence:
+            return ""
+        if self.leaks is not None and self.leaks(self.text[: self._checked + len(piece)]):
+            self.leaked = True
+            return ""
+        verdict = self.verifier.check(sentence, self.passage)
+        if not verdict.supported:
+            self.dropped.append((sentence, verdict.reason))
+            return ""
+        # Sentences are joined by one space (a line break where the model wrote one), and the first
+        # has nothing before it: what streams is exactly the final text.
+        separator = ("\n" if self.text[: self._checked].endswith("\n") else " ") if self.kept else ""
+        piece = separator + sentence
+        self.kept.append(piece)
+        if self.carried:
+            return piece
+        self._held.append(piece)
+        if self.verifier.carries_key([kept.strip() for kept in self.kept], self.passage, self.key):
+            self.carried = True
+            out, self._held = "".join(self._held), []
+            return out
+        return ""

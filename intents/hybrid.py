@@ -1,0 +1,270 @@
+"""Hybrid FAQ retrieval: dense and lexical evidence, fused by a small learned reranker.
+
+A customer's question rarely repeats an FAQ question. Each entry is therefore matched in several
+ways at once:
+- dense, against every phrasing (question and alternatives), the whole answer, and each answer
+  sentence (a yes/no question about a detail is often closest to one sentence of the answer);
+- lexical, BM25 over the entry's text (`intents.lexical`);
+- coverage: how many of the question's content words the entry's text has at all ("Do you sell
+  paint?" shares the shape of "Do you sell gift cards?", but not the word that matters).
+
+A logistic regression over these features (`Reranker`) turns them into the probability that the
+entry answers the question: the score the gate compares with its threshold. Default weights ship
+here (fit on the demo shop's labelled tuning questions and alternatives, see `bench/answers/`);
+`gate_tune` fits a site's own from its labelled questions.
+
+Off-topic questions (`OffTopicModel`): a logistic regression, fit when the index is built, tells
+the site's own questions (its phrasings and answer sentences) from a generic corpus of messages no
+shop answers (`intents/data/off_topic_en.json`); its probability is the gate's `oos_probability`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from intents.embeddings import Embedder, Vectors
+from intents.generation.verifier import content_stems
+from intents.lexical import LexicalIndex
+from intents.retrieval import Match
+from intents.types import FaqDocument
+
+FEATURES = (
+    "dense_phrasing",
+    "dense_answer",
+    "dense_sentence",
+    "lexical",
+    "lexical_log",
+    "dense_phrasing_gap",
+    "dense_sentence_gap",
+    "dense_answer_gap",
+    "uncovered",
+    "covered_share",
+)
+OFF_TOPIC_CORPUS = Path(__file__).parent / "data" / "off_topic_en.json"
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(answer) if len(s.strip()) > 3]
+
+
+def embedded_texts(document: FaqDocument) -> list[str]:
+    """What is embedded for one entry, in this order: its phrasings, its answer, its answer's sentences."""
+    return [*document.phrasings, document.answer, *answer_sentences(document.answer)]
+
+
+@dataclass(frozen=True)
+class Reranker:
+    """Logistic-regression weights over `FEATURES`."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        logits = features @ np.asarray(self.weights) + self.bias
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)))
+
+    def to_json(self) -> dict[str, object]:
+        return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Reranker:
+        features = data.get("features")
+        weights = data.get("weights")
+        bias = data.get("bias")
+        if features != list(FEATURES) or not isinstance(weights, list) or not isinstance(bias, (int, float)):
+            raise ValueError("reranker weights do not match this version's features")
+        return cls(tuple(float(w) for w in weights), float(bias))
+
+    @classmethod
+    def fit(cls, features: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], *, c: float = 1.0) -> Reranker:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=c, max_iter=5000).fit(features, labels)
+        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+
+
+# Fit with `python bench/answers/fit_reranker.py` on the demo shop's gate-tuning questions
+# (chatbot/knowledge/demo_faq_questions.json) and the generic off-topic corpus; never on the
+# held-out answer sets.
+DEFAULT_RERANKER = Reranker(
+    weights=(3.8036, 3.7341, 2.6952, 0.3937, 1.5352, 3.6308, 2.3975, 2.6025, 0.0272, 0.6124),
+    bias=-8.1512,
+)
+
+
+@dataclass
+class OffTopicModel:
+    """The probability that a question is about nothing the site answers."""
+
+    weights: npt.NDArray[np.float32]
+    bias: float
+
+    @classmethod
+    def fit(cls, site_vectors: Vectors, off_topic_vectors: Vectors, *, c: float = 3.0) -> OffTopicModel | None:
+        if not len(site_vectors) or not len(off_topic_vectors):
+            return None
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.vstack([site_vectors, off_topic_vectors])
+        y = np.r_[np.zeros(len(site_vectors)), np.ones(len(off_topic_vectors))]
+        model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, y)
+        return cls(np.asarray(model.coef_[0], dtype=np.float32), float(model.intercept_[0]))
+
+    def probability(self, vector: Vectors) -> float:
+        return float(1.0 / (1.0 + np.exp(-(float(vector @ self.weights) + self.bias))))
+
+
+def off_topic_corpus() -> list[str]:
+    """The generic off-topic messages shipped with the package."""
+    data = json.loads(OFF_TOPIC_CORPUS.read_text(encoding="utf-8"))
+    return [str(text) for text in data]
+
+
+@dataclass
+class HybridIndex:
+    """Every entry's dense vectors, its BM25 document and its words; `retrieve` scores them all."""
+
+    documents: list[FaqDocument]
+    phrasings: Vectors
+    phrasing_owner: npt.NDArray[np.int64]
+    answers: Vectors
+    sentences: Vectors
+    sentence_owner: npt.NDArray[np.int64]
+    lexical: LexicalIndex
+    stems: list[frozenset[str]]
+    reranker: Reranker = DEFAULT_RERANKER
+    off_topic: OffTopicModel | None = None
+
+    @classmethod
+    def build(
+        cls,
+        documents: Sequence[FaqDocument],
+        embedder: Embedder,
+        *,
+        reranker: Reranker = DEFAULT_RERANKER,
+        off_topic_vectors: Vectors | None = None,
+    ) -> HybridIndex:
+        texts = [text for document in documents for text in embedded_texts(document)]
+        vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), dtype=np.float32)
+        return cls.from_vectors(
+            [(document, vectors_of) for document, vectors_of in _split(documents, vectors)],
+            reranker=reranker,
+            off_topic_vectors=off_topic_vectors,
+        )
+
+    @classmethod
+    def from_vectors(
+        cls,
+        entries: Sequence[tuple[FaqDocument, Vectors]],
+        *,
+        reranker: Reranker = DEFAULT_RERANKER,
+        off_topic_vectors: Vectors | None = None,
+    ) -> HybridIndex:
+        """An index from each entry's vectors of `embedded_texts(document)`, in that order."""
+        documents: list[FaqDocument] = []
+        phrasings: list[Vectors] = []
+        phrasing_owner: list[int] = []
+        answers: list[Vectors] = []
+        sentences: list[Vectors] = []
+        sentence_owner: list[int] = []
+        dimension = next((v.shape[1] for _, v in entries if v.ndim == 2 and len(v)), 0)
+        for document, vectors in entries:
+            count = len(document.phrasings)
+            expected = len(embedded_texts(document))
+            if len(vectors) != expected:
+                raise ValueError(f"FAQ entry {document.id}: {len(vectors)} vectors for {expected} texts")
+            position = len(documents)
+            documents.append(document)
+            phrasings.append(vectors[:count])
+            phrasing_owner += [position] * count
+            answers.append(vectors[count : count + 1])
+            sentences.append(vectors[count + 1 :])
+            sentence_owner += [position] * (len(vectors) - count - 1)
+        empty = np.zeros((0, dimension), dtype=np.float32)
+        site_texts = [f"{d.question} {' '.join(d.alternatives)} {d.answer}" for d in documents]
+        index = cls(
+            documents=documents,
+            phrasings=np.vstack(phrasings) if phrasings else empty,
+            phrasing_owner=np.asarray(phrasing_owner, dtype=np.int64),
+            answers=np.vstack(answers) if answers else empty,
+            sentences=np.vstack(sentences) if sentences else empty,
+            sentence_owner=np.asarray(sentence_owner, dtype=np.int64),
+            lexical=LexicalIndex(site_texts),
+            stems=[frozenset(content_stems(text, all_words=True)) for text in site_texts],
+            reranker=reranker,
+        )
+        if off_topic_vectors is not None and documents:
+            own = np.vstack([index.phrasings, index.sentences])
+            index.off_topic = OffTopicModel.fit(own, off_topic_vectors)
+        return index
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def features(self, query: str, vector: Vectors) -> npt.NDArray[np.float64]:
+        """One row of `FEATURES` per entry."""
+        count = len(self.documents)
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        phrasing = _best_per_owner(self.phrasings @ vector, self.phrasing_owner, count)
+        answer = (self.answers @ vector).astype(np.float64)
+        sentence = _best_per_owner(self.sentences @ vector, self.sentence_owner, count)
+        lexical = self.lexical.scores(query).astype(np.float64)
+        top_lexical = float(lexical.max()) if count else 0.0
+        asked = content_stems(query)
+        uncovered = np.array([len(asked - stems) for stems in self.stems], dtype=np.float64)
+        covered = 1.0 - uncovered / max(len(asked), 1)
+        return np.stack(
+            [
+                phrasing,
+                answer,
+                sentence,
+                lexical / top_lexical if top_lexical > 0 else lexical,
+                np.log1p(lexical),
+                phrasing - phrasing.max(),
+                sentence - sentence.max(),
+                answer - answer.max(),
+                np.minimum(uncovered, 3.0),
+                covered,
+            ],
+            axis=1,
+        )
+
+    def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
+        """The `k` entries most likely to answer `query`, best first, scored by the reranker."""
+        if not self.documents:
+            return []
+        probabilities = self.reranker.probability(self.features(query, vector))
+        order = np.argsort(-probabilities)[:k]
+        return [Match(self.documents[i], float(probabilities[i])) for i in order]
+
+    def off_topic_probability(self, vector: Vectors) -> float | None:
+        if self.off_topic is None:
+            return None
+        return self.off_topic.probability(np.asarray(vector, dtype=np.float32).reshape(-1))
+
+
+def _best_per_owner(
+    scores: npt.NDArray[np.float32], owner: npt.NDArray[np.int64], count: int
+) -> npt.NDArray[np.float64]:
+    best = np.full(count, -1.0, dtype=np.float64)
+    if len(scores):
+        np.maximum.at(best, owner, scores.astype(np.float64))
+    return best
+
+
+def _split(documents: Sequence[FaqDocument], vectors: Vectors) -> list[tuple[FaqDocument, Vectors]]:
+    out = []
+    row = 0
+    for document in documents:
+        count = len(embedded_texts(document))
+        out.append((document, vectors[row : row + count]))
+        row += count
+    return out
