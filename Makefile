@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export eval-answers clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,7 +55,7 @@ run: install $(SECRET_KEY_FILE) ## run the demo: SQLite, in-process replies, wid
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py dialogue prepare
 	@echo "Demo shop with the widget: http://localhost:$(PORT)/   admin: http://localhost:$(PORT)/admin/"
 	@echo "Operator console: http://localhost:$(PORT)/console/  (operator / $$(cat var/demo-operator-password); admin / $$(cat var/demo-admin-password))"
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-local} \
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-off} \
 		CHATBOT_LEARNING_SENTIMENT_DATA=$${CHATBOT_LEARNING_SENTIMENT_DATA:-$(SENTIMENT_DATA)} \
 		$(VENV)/bin/uvicorn chatbot.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) \
 		--forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-}" --lifespan on
@@ -96,6 +96,19 @@ bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000
 
 bench-soak: install-dev services ## soak: 500 open sessions, 20 msg/s for 10 min on the real stack, stub responder (prints JSON)
 	$(PY) bench/soak.py $(BENCH_ARGS)
+
+# The demo set up afresh in var/eval.sqlite3 (the evaluation writes its conversations there), then the
+# held-out test split through the reply path with make run's settings. QUESTIONS=... for another file.
+eval-answers: export DJANGO_SECRET_KEY_FILE ?= $(SECRET_KEY_FILE)
+eval-answers: export DATABASE_URL := sqlite:///var/eval.sqlite3
+eval-answers: export DJANGO_DEBUG := 1
+eval-answers: install $(SECRET_KEY_FILE) ## answer quality of the demo on the held-out questions, as make run serves (prints JSON)
+	rm -f var/eval.sqlite3
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py demo_setup > /dev/null
+	$(PY) manage.py dialogue prepare > /dev/null
+	CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-off} $(PY) manage.py answers evaluate --site demo \
+		--questions $${QUESTIONS:-bench/answers/demo_en_test.json} --json $(EVAL_ARGS)
 
 bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
 	$(PY) bench/faq_retrieval.py

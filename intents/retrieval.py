@@ -141,9 +141,9 @@ class RetrievalResponder:
     policy: GatePolicy = field(default_factory=GatePolicy)
     model_version: str = "retrieval-v2"
     intents: IntentRouter | None = None
-    # Words to open a FAQ answer with, given the question and the cited entry: the product passes
-    # a verified "Yes." or "No." for yes/no questions (`intents.generation.verifier.lead_in`).
-    opening: Callable[[str, FaqDocument], str] | None = None
+    # The reply to a question from the cited entry (default: its answer as written); the product
+    # passes `intents.generation.verifier.faq_answer_for`, which fits its "Yes"/"No" to the question.
+    answer_text: Callable[[str, FaqDocument], str] | None = None
 
     def deliberate(self, history: Sequence[Turn]) -> Deliberation:
         """Retrieval, the intent model when the site has one, and the gate's decision."""
@@ -183,9 +183,9 @@ class RetrievalResponder:
             answer = Answer(text=route.response, intent=prediction.intent, confidence=0.0)
         else:
             answers = {m.document.id: m.document.answer for m in matches}
-            if self.opening is not None and decision.action == "answer" and decision.candidates:
+            if self.answer_text is not None and decision.action == "answer" and decision.candidates:
                 document = next(m.document for m in matches if m.document.id == decision.candidates[0].id)
-                answers[document.id] = self.opening(query, document) + document.answer
+                answers[document.id] = self.answer_text(query, document)
             answer = self._reply(decision, answers)
         answer = replace(
             answer,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from channels.layers import channel_layers
 
@@ -36,15 +37,50 @@ def shop_site(db: None) -> Any:
 
 
 @pytest.fixture
+def other_site(db: None) -> Any:
+    from chatbot.sites.models import Site
+
+    return Site.objects.create(key="other", name="Other shop", allowed_origins=["https://other.example.com"])
+
+
+@dataclass
+class MemoEmbedder:
+    """The process's embedder, remembering every text it embedded: the demo FAQ (about 1,100
+    texts) is embedded once per test session instead of once per test that uses it."""
+
+    inner: Any
+    memo: dict[str, Any]
+
+    @property
+    def model_name(self) -> str:
+        return str(self.inner.model_name)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.inner.dimension)
+
+    def encode(self, texts: Any) -> Any:
+        missing = [text for text in dict.fromkeys(texts) if text not in self.memo]
+        if missing:
+            self.memo.update(zip(missing, self.inner.encode(missing), strict=True))
+        return np.asarray([self.memo[text] for text in texts], dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+_demo_vectors: dict[str, Any] = {}
+
+
+@pytest.fixture
 def demo_site(db: None) -> Any:
     """The demo site with the demo FAQ, embedded by the real MiniLM model."""
     from chatbot.knowledge.services import faq_entries_from_file, faq_import
     from chatbot.replies.faq_index import faq_embed_stale
+    from chatbot.replies.loading import embedder_get
     from chatbot.sites.models import Site
 
     site = Site.objects.create(key="demo", name="Lumen & Loom", allowed_origins=["https://shop.example.com"])
     faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ))
-    faq_embed_stale(site=site)
+    embedder = embedder_get()
+    faq_embed_stale(site=site, embedder=MemoEmbedder(embedder, _demo_vectors.setdefault(embedder.model_name, {})))
     site.refresh_from_db()
     return site
 

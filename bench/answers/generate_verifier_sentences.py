@@ -3,8 +3,9 @@
 For each customer question below, the product's real prompt is built (`PromptBuilder` with the
 demo company name and the FAQ entry that answers the question as the only passage, as the
 responder does when the gate cites one entry), and the bundled SmolLM2-135M-Instruct writes two
-replies: greedy (what the demo serves) and one sampled at temperature 0.8 with a fixed seed per
-question (the kind of error a small model makes on another day). Each reply is split into
+replies: greedy (what the demo serves) and one sampled at temperature 0.8, top-p 0.95, with a fixed
+seed per batch (the kind of error a small model makes on another day). Prompts are decoded in
+batches with the product's decoding settings (see `replies`). Each reply is split into
 sentences with the grounding guard's own splitter, and one JSON line per sentence is written.
 
 The sentences are then labelled by hand (supported / unsupported by the passage) into

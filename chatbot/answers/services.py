@@ -2,7 +2,8 @@
 
 Each item gets a new visitor and conversation. Its customer turns are stored with
 `message_receive`, as the widget's socket stores them, and answered by the reply engine
-(`chatbot.replies.services.reply_generate`, the Celery task's body) run inline. The stored replies
+(`chatbot.replies.services.reply_generate`, the Celery task's body) run inline, one turn after the
+other. The stored replies
 are scored by `intents.answer_quality`. The evaluation writes real conversations: run it against
 a database you can write to (the demo's, or a copy).
 """
@@ -22,6 +23,7 @@ from chatbot.conversations.services import message_receive, session_open
 from chatbot.knowledge.models import FaqEntry
 from chatbot.registry.models import ModelKind, ModelVersion
 from chatbot.replies.loading import dialogue_model_pinned
+from chatbot.replies.services import reply_generate
 from chatbot.sites.models import Site
 from intents.answer_quality import Item, Outcome, Reply, outcome_score
 
@@ -96,6 +98,10 @@ def answers_evaluate(
                 for text in item.turns:
                     received = message_receive(visitor=session.visitor, client_id=f"eval-{uuid.uuid4().hex}", text=text)
                     last = received.message
+                    # Inline dispatch answered it when the message was committed; inside an outer
+                    # transaction (a test's) that waits, so the task's body runs here. It answers a
+                    # message once: a second call returns the stored reply.
+                    reply_generate(message_id=last.pk)
             except Exception as exc:  # a failed reply is scored as one (the run goes on)
                 logger.exception("reply to %r failed", item.turns[-1][:60])
                 outcomes.append(outcome_score(item, Reply(f"error: {exc}", "error", (), "", None, False)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import asdict
@@ -11,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from chatbot.knowledge.models import FaqEntry
 from chatbot.registry.models import ModelKind, ModelVersion
 from chatbot.registry.selectors import model_version_active, model_versions_matching
 from chatbot.registry.services import model_version_register
@@ -25,6 +28,7 @@ from intents.generation.local import LocalGenerator, resolve_model_location
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
+from intents.generation.verifier import Verifier
 from intents.retrieval import FaqIndex, RetrievalResponder, Retriever
 
 HELD_OUT_FRACTION = 0.1  # of a data file's questions, never trained on; `evaluate` scores them
@@ -66,10 +70,68 @@ def _examples_index(site: Site | None, train_rows: list[data.QA]) -> Retriever:
     raise DialogueError("These examples have no passages and no intents: give --faq SITE to retrieve passages.")
 
 
+def _file_examples(
+    *, data_path: Path, data_format: str, site: Site | None, max_examples: int | None
+) -> tuple[list[data.DialogueExample], dict[str, object]]:
+    """Training examples from a data file, and the manifest that says how they were made."""
+    _, train_rows, held_out = _rows(data_path, data_format)
+    chosen = list(train_rows)
+    random.Random(7).shuffle(chosen)
+    if max_examples:
+        chosen = chosen[: max_examples * 2]  # room for the examples the grounding filter leaves out
+    index = _examples_index(site, train_rows)
+    examples = [example for example in data.attach_passages(chosen, index, embedder_get()) if example.passages]
+    examples, grounding = data.grounded_targets(examples)
+    if max_examples:
+        examples = examples[:max_examples]
+    manifest = data.file_manifest(
+        data_path,
+        data_format,
+        len(examples),
+        {
+            "held_out_fraction": HELD_OUT_FRACTION,
+            "held_out_rows": len(held_out),
+            "faq_site": site.key if site else "",
+            "grounding_filter": grounding,
+        },
+    )
+    return examples, manifest
+
+
+def _faq_examples(*, site: Site, max_examples: int | None) -> tuple[list[data.DialogueExample], dict[str, object]]:
+    """Training examples from the site's own active FAQ entries (`data.faq_examples`), checked by the
+    verifier that serving uses, and the manifest that says how they were made."""
+    entries = list(FaqEntry.objects.filter(site=site, is_active=True).order_by("pk"))
+    built = data.faq_examples(
+        [entry.as_document() for entry in entries], Verifier(embedder=embedder_get()), HELD_OUT_FRACTION
+    )
+    examples = list(built.train)
+    if max_examples and len(examples) > max_examples:
+        examples = random.Random(7).sample(examples, max_examples)
+    digest = hashlib.sha256(
+        json.dumps([[e.pk, e.question, e.alternatives, e.answer] for e in entries], ensure_ascii=False).encode()
+    ).hexdigest()
+    manifest: dict[str, object] = {
+        "source": "faq",
+        "faq_site": site.key,
+        "faq_version": site.faq_version,
+        "faq_entries": len(entries),
+        "sha256": digest,  # of the entries trained on, as they were
+        "examples": len(examples),
+        "rows_used": len(examples),
+        "held_out_fraction": HELD_OUT_FRACTION,
+        "held_out": len(built.held_out),
+        "verifier_kept": built.kept,
+        "verifier_dropped": built.dropped,
+        "verifier_reasons": built.dropped_reasons,
+    }
+    return examples, manifest
+
+
 def dialogue_finetune(
     *,
-    data_path: Path,
-    data_format: str,
+    data_path: Path | None = None,
+    data_format: str = "",
     faq_site: str | None = None,
     lora: bool = True,
     epochs: int = 1,
@@ -82,39 +144,33 @@ def dialogue_finetune(
     learning_rate: float | None = None,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> ModelVersion:
+    """Fine-tune the dialogue model and register the new version.
+
+    With `data_path`, on the file's rows (passages from `faq_site` when given); without it, on the
+    FAQ of `faq_site` itself: each alternative phrasing of an active entry, answered by a short
+    verified reply drawn from the entry (`data.faq_examples`)."""
     site = _site(faq_site)
-    _, train_rows, held_out = _rows(data_path, data_format)
-    chosen = list(train_rows)
-    random.Random(7).shuffle(chosen)
-    if max_examples:
-        chosen = chosen[: max_examples * 2]  # room for the examples the grounding filter leaves out
-    index = _examples_index(site, train_rows)
-    examples = [example for example in data.attach_passages(chosen, index, embedder_get()) if example.passages]
-    examples, grounding = data.grounded_targets(examples)
-    if max_examples:
-        examples = examples[:max_examples]
+    if data_path is not None:
+        examples, manifest = _file_examples(
+            data_path=data_path, data_format=data_format, site=site, max_examples=max_examples
+        )
+        source = data_format
+    elif site is not None:
+        examples, manifest = _faq_examples(site=site, max_examples=max_examples)
+        source = f"faq-{site.key}"
+    else:
+        raise DialogueError("Give --data FILE --format FORMAT, or --faq SITE to train on that site's FAQ.")
     if not examples:
         raise DialogueError("No training example is left once answers are checked against their passages.")
     base_location = base or resolve_model_location(settings.CHATBOT_DIALOGUE_MODEL, settings.CHATBOT_MODEL_DIR)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"dialogue-{data_format}-{'lora' if lora else 'full'}-{stamp}"
+    name = f"dialogue-{source}-{'lora' if lora else 'full'}-{stamp}"
     out = out or settings.CHATBOT_MODEL_DIR / name
     if resume and out.exists():
         name = out.name
     config = FinetuneConfig(epochs=epochs, lora=lora, device=device, resume=resume, learning_rate=learning_rate)
     prompts = PromptBuilder(company=site.name) if site else PromptBuilder()
     report = finetune(examples, base_location, out, config, prompts=prompts, progress=progress)
-    manifest = data.file_manifest(
-        data_path,
-        data_format,
-        len(examples),
-        {
-            "held_out_fraction": HELD_OUT_FRACTION,
-            "held_out_rows": len(held_out),
-            "faq_site": faq_site or "",
-            "grounding_filter": grounding,
-        },
-    )
     return model_version_register(
         kind=ModelKind.DIALOGUE,
         name=name,

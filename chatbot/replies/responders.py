@@ -20,7 +20,7 @@ from intents.gate import GatePolicy
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
-from intents.generation.verifier import Verifier, faq_answer_opening
+from intents.generation.verifier import Verifier, faq_answer_for
 from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
 from intents.types import Responder
 
@@ -68,7 +68,7 @@ def responder_for(*, site: Site) -> Responder:
         index=faq_index_get(site=site),
         policy=policy,
         intents=intent_router_for(site=site),
-        opening=faq_answer_opening if settings.CHATBOT_ANSWER_LEAD_IN else None,
+        answer_text=faq_answer_for if settings.CHATBOT_ANSWER_LEAD_IN else None,
     )
     generator = generator_get()
     if generator is None:

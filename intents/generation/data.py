@@ -25,14 +25,14 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from intents.embeddings import Embedder
+from intents.embeddings import Embedder, Vectors
 from intents.generation.grounding import guard_reply, passage_sources
-from intents.generation.verifier import Passage, Verifier, lead_in
+from intents.generation.verifier import Passage, Verifier, content_stems, lead_in, sentences
 from intents.retrieval import Retriever
 from intents.types import FaqDocument
 
@@ -196,12 +196,20 @@ def faq_target(question: str, document: FaqDocument, verifier: Verifier) -> str:
     key = verifier.key_sentence(passage)  # one of the verifier's sentences, which "€4.95" splits
     position = next((i for i, sentence in enumerate(whole) if key in sentence), 0)
     chosen = whole[position : position + 2]
-    if chosen and passage.stance() is None:
-        # "Yes, express delivery costs €12.95 …" answers "Do you offer express delivery?", not
-        # "express delivery price": the opening word goes where the passage gives this question no
-        # yes or no (the verifier would refuse the sentence, and the model should not learn it).
+    # The FAQ's own "Yes," / "No," answers the FAQ question; a phrasing may ask something narrower or
+    # beside it ("Is the shop open on Mondays?" against "Yes, we have a store …, open Tuesday to
+    # Sunday"). A yes or no is therefore kept, or a lead-in added, only where the passage gives this
+    # question one and the sentence speaks of everything the question asks about; elsewhere the
+    # reply states the facts and the customer draws the conclusion.
+    decided = passage.stance() is not None and _speaks_of_all(question, chosen[0] if chosen else "")
+    if chosen and not decided:
         chosen[0] = _drop_opening_stance(chosen[0])
-    return (lead_in(passage) + " ".join(chosen)).strip()
+    return ((lead_in(passage) if decided else "") + " ".join(chosen)).strip()
+
+
+def _speaks_of_all(question: str, sentence: str) -> bool:
+    asked = content_stems(question)
+    return bool(asked) and asked <= content_stems(sentence)
 
 
 _OPENING_STANCE = re.compile(r"^(?:yes|no|sure|absolutely|certainly|of course|unfortunately|sadly)\s*,\s*", re.I)
@@ -234,6 +242,12 @@ def faq_examples(
     the entry is its passage and `faq_target` its reply, kept only when the verifier passes each of
     its sentences. A phrasing that two entries share is ambiguous and left out. A stable share of
     phrasings (by text hash, as in `split`) is held out, so a later evaluation can use them."""
+    if verifier.embedder is not None:
+        # The verifier embeds the passage's sentences again for every phrasing it checks: embed
+        # every text it will ask for once, in batches, and answer its calls from memory.
+        memo = _MemoEmbedder(verifier.embedder)
+        memo.encode(_texts_to_embed(documents))
+        verifier = replace(verifier, embedder=memo)
     owners: dict[str, set[int]] = defaultdict(set)
     for document in documents:
         for phrasing in document.alternatives:
@@ -262,6 +276,36 @@ def faq_examples(
             kept += 1
             train.append(example)
     return FaqExamples(train, held, kept, dropped, dict(reasons.most_common()))
+
+
+@dataclass
+class _MemoEmbedder:
+    """An embedder that embeds each distinct text once."""
+
+    inner: Embedder
+    vectors: dict[str, Vectors] = field(default_factory=dict)
+    model_name: str = field(init=False)
+    dimension: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.model_name, self.dimension = self.inner.model_name, self.inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        new = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if new:
+            for text, vector in zip(new, self.inner.encode(new), strict=True):
+                self.vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
+
+
+def _texts_to_embed(documents: Sequence[FaqDocument]) -> list[str]:
+    texts = ["No.", "Yes."]
+    for document in documents:
+        texts += [document.question, *(a.strip() for a in document.alternatives), *sentences(document.answer)]
+        texts += [s.strip() for s in _SENTENCE_END.split(document.answer) if s.strip()]
+    return texts
 
 
 def _reason_kind(reason: str) -> str:

@@ -282,9 +282,19 @@ class Verifier:
         return float(np.max(vectors[1:] @ vectors[0])) if len(others) else 0.0
 
 
-def faq_answer_opening(question: str, document: FaqDocument) -> str:
-    """`lead_in` for a question and the FAQ entry cited for it (the retrieval responder's `opening`)."""
-    return lead_in(Passage(question, document.question, document.answer))
+def faq_answer_for(question: str, document: FaqDocument) -> str:
+    """The FAQ answer as the reply to this question: opened with a verified "Yes." or "No." where
+    the passage clearly answers the yes/no question (`lead_in`), and without its own opening "Yes,"
+    or "No," where that is not what it answers to this question (an entry written for "Do you
+    offer express delivery?" opens with "Yes," which is wrong to "express for my curtains?")."""
+    passage = Passage(question, document.question, document.answer)
+    opening = opening_stance(document.answer)
+    if opening is None:
+        return lead_in(passage) + document.answer
+    if passage.stance() == opening:
+        return document.answer
+    rest = _OPENING_WORD.sub("", document.answer, count=1)
+    return rest[:1].upper() + rest[1:] if rest else document.answer
 
 
 def lead_in(passage: Passage) -> str:
@@ -297,6 +307,7 @@ def lead_in(passage: Passage) -> str:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_OPENING_WORD = re.compile(r"^\s*(?:yes|no|of course|sure|unfortunately)\b[\s,.!:;—-]*", re.IGNORECASE)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import csv
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -85,3 +86,78 @@ def test_finetune_registers_an_active_version_that_evaluate_can_score(
     scores = json.loads(printed.getvalue())
     assert scores["model"] == version.name and scores["questions"] == 2
     assert scores["ttft_ms_p50"] is not None
+
+
+def _tiny_faq(site: Any) -> list[str]:
+    """Three active entries and an inactive one; returns the active entries' alternatives."""
+    from chatbot.knowledge.models import FaqEntry
+
+    FaqEntry.objects.create(
+        site=site,
+        question="Can I add items to my order?",
+        alternatives=[
+            "Can you add items to an order I placed?",
+            "add a throw to my order",
+            "Can I add items to my order?",
+        ],
+        answer="We can't add items to an order once it has been placed, but you can place a second order.",
+    )
+    FaqEntry.objects.create(
+        site=site,
+        question="Do you offer express delivery?",
+        alternatives=["express delivery price", "next day delivery cost"],
+        answer="Yes, express delivery costs €12.95 and arrives the next business day. Express is not available "
+        "for furniture.",
+    )
+    FaqEntry.objects.create(
+        site=site,
+        question="Do you ship outside the EU?",
+        alternatives=["shipping to Norway"],
+        answer="Unfortunately we only ship within the EU.",
+    )
+    FaqEntry.objects.create(
+        site=site, question="Old entry?", alternatives=["old phrasing"], answer="Gone.", is_active=False
+    )
+    return ["Can you add items to an order I placed?", "add a throw to my order", "express delivery price",
+            "next day delivery cost", "shipping to Norway"]  # fmt: skip
+
+
+def test_finetune_on_a_sites_own_faq_trains_on_its_verified_alternatives(
+    shop_site: Any, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from chatbot.dialogue.services import HELD_OUT_FRACTION
+    from chatbot.registry.models import ModelVersion
+    from intents.generation.data import is_held_out
+
+    phrasings = _tiny_faq(shop_site)
+    held = [p for p in phrasings if is_held_out(p, HELD_OUT_FRACTION)]
+    assert held, "the fixture should hold one phrasing out"
+    out = tmp_path / "tuned"
+    printed = StringIO()
+    call_command(
+        "dialogue", "finetune", "--faq", "shop", "--base", str(tiny_model_dir), "--epochs", "1", "--out", str(out),
+        "--device", "cpu", stdout=printed, stderr=StringIO(),
+    )  # fmt: skip
+
+    version = ModelVersion.objects.get(kind="dialogue")
+    manifest = version.manifest
+    assert version.name.startswith("dialogue-faq-shop-lora-") and not version.is_active
+    assert (out / "model.safetensors").exists() and version.base_model == str(tiny_model_dir)
+    assert manifest["faq_site"] == "shop" and manifest["faq_entries"] == 3 and manifest["held_out"] == len(held)
+    # The FAQ question itself and the inactive entry are never training questions; every other
+    # phrasing is held out, trained on, or refused by the verifier.
+    assert manifest["verifier_kept"] + manifest["verifier_dropped"] + len(held) == len(phrasings)
+    # "Unfortunately we only ship within the EU." opens with a "no" that "shipping to Norway" did not ask for.
+    assert manifest["verifier_dropped"] == 1
+    assert manifest["examples"] == manifest["verifier_kept"] >= 2
+    assert version.metrics["steps"] == -(-manifest["examples"] // 4)  # batches of four
+    assert "verifier kept" in printed.getvalue()
+
+
+def test_finetune_needs_a_data_file_or_a_site(shop_site: Any) -> None:
+    with pytest.raises(CommandError, match="Give --data FILE --format FORMAT, or --faq SITE"):
+        call_command("dialogue", "finetune", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="--data needs --format"):
+        call_command("dialogue", "finetune", "--data", "x.csv", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="No site with key 'nope'"):
+        call_command("dialogue", "finetune", "--faq", "nope", stdout=StringIO(), stderr=StringIO())

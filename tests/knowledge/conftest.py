@@ -32,11 +32,6 @@ def client_for(operator: Operator) -> Client:
 
 
 @pytest.fixture
-def other_site(db: None) -> Site:
-    return Site.objects.create(key="other", name="Other shop", allowed_origins=["https://other.example.com"])
-
-
-@pytest.fixture
 def shop_operator(shop_site: Site) -> Operator:
     return make_operator("olga", sites=[shop_site])
 

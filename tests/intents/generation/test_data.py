@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from intents.embeddings import Vectors
 from intents.generation.data import (
     QA,
     DialogueDataError,
     DialogueExample,
     attach_passages,
+    faq_examples,
     faq_from_rows,
     file_manifest,
     grounded_targets,
@@ -21,6 +25,7 @@ from intents.generation.data import (
     load_rows,
     split,
 )
+from intents.generation.verifier import Passage, Verifier
 from intents.retrieval import FaqIndex
 from intents.types import FaqDocument
 from tests.intents.generation.conftest import SHOP_FAQ, HashingEmbedder
@@ -193,3 +198,94 @@ def test_training_targets_keep_only_what_their_passage_supports() -> None:
         "Open Orders in your account and choose Track.",
         "Open Orders in your account and choose Track to follow your parcel.",
     ]
+
+
+ORDERS_FAQ = (
+    FaqDocument(
+        1,
+        "Can I add items to my order?",
+        "We can't add items to an order once it has been placed, but you can place a second order. "
+        "Orders leave our warehouse within 2 business days.",
+        (
+            "Can you add items to an order I placed?",
+            "add a throw to my order",
+            "can I add items to my order?  ",
+            "wrong size ordered",
+        ),
+    ),
+    FaqDocument(
+        2,
+        "Do you offer express delivery?",
+        "Yes, express delivery costs €12.95 and arrives the next business day. Express is not available for furniture.",
+        ("express delivery price", "next day delivery cost", "wrong size ordered", "fast shipping"),
+    ),
+    FaqDocument(
+        3,
+        "Do you ship outside the EU?",
+        "Unfortunately we only ship within the EU. Orders to other countries are cancelled and refunded.",
+        ("international shipping", "delivery to the US"),
+    ),
+)
+
+
+@pytest.mark.parametrize("embedder", [None, HashingEmbedder()], ids=["word-overlap", "embedder"])
+def test_faq_examples_answer_each_alternative_phrasing_with_verified_sentences_of_its_entry(
+    embedder: HashingEmbedder | None,
+) -> None:
+    verifier = Verifier(embedder=embedder)
+    built = faq_examples(ORDERS_FAQ, verifier, held_out_fraction=0.1)
+
+    faq_questions = {doc.question.lower() for doc in ORDERS_FAQ}
+    trained = [example.question for example in built.train]
+    assert not faq_questions & {q.lower() for q in trained + [e.question for e in built.held_out]}
+    assert "wrong size ordered" not in trained  # two entries share it: ambiguous
+    for example in built.train:
+        (document,) = example.passages
+        assert example.question in document.alternatives
+        passage = Passage(example.question, document.question, document.answer)
+        for sentence in re.split(r"(?<=[.!?])\s+", example.answer):
+            assert verifier.check(sentence, passage).supported, (example.question, sentence)
+    answers = {example.question: example.answer for example in built.train}
+    # A yes/no question the entry answers "no" gets the verified lead-in; the FAQ's own "Yes," is not
+    # kept for a phrasing that asks no yes/no question, and "€12.95" is not cut as a sentence end.
+    assert answers["Can you add items to an order I placed?"] == (
+        "No. We can't add items to an order once it has been placed, but you can place a second order. "
+        "Orders leave our warehouse within 2 business days."
+    )
+    assert answers["express delivery price"].startswith("Express delivery costs €12.95 and arrives")
+    # "Unfortunately …" opens with a "no" the passage does not give to "international shipping".
+    assert "international shipping" not in answers
+    assert built.dropped == 1 and built.dropped_reasons == {"opens with … but the passage gives no clear yes or no": 1}
+    assert built.kept == len(built.train)
+
+
+def test_faq_examples_hold_out_a_stable_share_of_the_phrasings_and_never_train_on_them() -> None:
+    usable = ["Can you add items to an order I placed?", "add a throw to my order", "express delivery price",
+              "next day delivery cost", "fast shipping", "international shipping", "delivery to the US"]  # fmt: skip
+    expected_held = {q for q in usable if is_held_out(q, 0.1)}
+    assert expected_held and len(expected_held) < len(usable)  # the fixture exercises both sides
+
+    built = faq_examples(ORDERS_FAQ, Verifier(), held_out_fraction=0.1)
+
+    assert {example.question for example in built.held_out} == expected_held
+    assert not expected_held & {example.question for example in built.train}
+    assert built.kept + built.dropped + len(built.held_out) == len(usable)
+    nothing_held = faq_examples(ORDERS_FAQ, Verifier(), held_out_fraction=0.0)
+    assert not nothing_held.held_out and nothing_held.kept + nothing_held.dropped == len(usable)
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        return super().encode(texts)
+
+
+def test_faq_examples_embed_each_text_once_whatever_the_verifier_asks() -> None:
+    counting = CountingEmbedder()
+    built = faq_examples(ORDERS_FAQ, Verifier(embedder=counting), held_out_fraction=0.1)
+    plain = faq_examples(ORDERS_FAQ, Verifier(embedder=HashingEmbedder()), held_out_fraction=0.1)
+    assert built == plain
+    assert counting.calls <= 2  # the batch of every known text, and at most one of texts it could not foresee

@@ -2,6 +2,7 @@
 
 python manage.py dialogue prepare
 python manage.py dialogue finetune --data PATH --format bitext|jsonl [--faq SITE] [--lora|--full] [--epochs N]
+python manage.py dialogue finetune --faq SITE [--lora|--full] [--epochs N]   (on the site's own FAQ)
 python manage.py dialogue evaluate --data PATH --format bitext --model VERSION|active|base|retrieval [--json]
 """
 
@@ -28,15 +29,22 @@ class Command(BaseCommand):
         actions.add_parser("prepare", help="convert the bundled SmolLM2 to safetensors (once)")
         finetune = actions.add_parser("finetune", help="fine-tune and register a new version")
         evaluate = actions.add_parser("evaluate", help="score a model on held-out questions")
+        finetune.add_argument("--data", type=Path, default=None, help="the data file (default: the --faq site's FAQ)")
+        finetune.add_argument("--format", default=None, choices=FORMATS, help="the data file's format")
+        finetune.add_argument(
+            "--faq", default=None, help="retrieve passages from this site's FAQ; without --data, train on it"
+        )
+        evaluate.add_argument("--data", type=Path, required=True, help="the data file")
+        evaluate.add_argument("--format", required=True, choices=FORMATS)
+        evaluate.add_argument("--faq", default=None, help="retrieve passages from this site's FAQ")
         for sub in (finetune, evaluate):
-            sub.add_argument("--data", type=Path, required=True, help="the data file")
-            sub.add_argument("--format", required=True, choices=FORMATS)
-            sub.add_argument("--faq", default=None, help="retrieve passages from this site's FAQ")
             sub.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
         finetune.add_argument("--lora", dest="lora", action="store_true", default=True, help="LoRA adapters (default)")
         finetune.add_argument("--full", dest="lora", action="store_false", help="train every weight")
         finetune.add_argument("--epochs", type=int, default=1)
-        finetune.add_argument("--max-examples", type=int, default=400, help="0 = every training row")
+        finetune.add_argument(
+            "--max-examples", type=int, default=None, help="default 400 from a file, all from an FAQ; 0 = all"
+        )
         finetune.add_argument("--learning-rate", type=float, default=None)
         finetune.add_argument("--base", default=None, help="model to start from (default: CHATBOT_DIALOGUE_MODEL)")
         finetune.add_argument("--out", type=Path, default=None, help="model folder (default under CHATBOT_MODEL_DIR)")
@@ -68,15 +76,22 @@ class Command(BaseCommand):
 
         if options["resume"] and not options["out"]:
             raise CommandError("--resume needs --out, the folder of the interrupted run.")
+        if options["data"] is None and not options["faq"]:
+            raise CommandError("Give --data FILE --format FORMAT, or --faq SITE to train on that site's FAQ.")
+        if options["data"] is not None and not options["format"]:
+            raise CommandError("--data needs --format (" + ", ".join(FORMATS) + ").")
+        max_examples = options["max_examples"]
+        if max_examples is None:
+            max_examples = 400 if options["data"] is not None else 0
         device = options["device"] or training_device(settings.CHATBOT_DIALOGUE_DEVICE)
         bar = ProgressBar(self.stderr._out, "fine-tuning", "step")
         version = dialogue_finetune(
             data_path=options["data"],
-            data_format=options["format"],
+            data_format=options["format"] or "",
             faq_site=options["faq"],
             lora=options["lora"],
             epochs=options["epochs"],
-            max_examples=options["max_examples"] or None,
+            max_examples=max_examples or None,
             out=options["out"],
             base=options["base"],
             device=device,
@@ -89,6 +104,13 @@ class Command(BaseCommand):
         state = "active" if version.is_active else "registered (promote it with `manage.py models promote`)"
         self.stdout.write(f"Dialogue model {version.name} {state}: {version.path}")
         self.stdout.write(json.dumps(version.metrics))
+        manifest = version.manifest
+        if manifest.get("source") == "faq":
+            self.stdout.write(
+                f"Trained on {manifest['examples']} phrasings of {manifest['faq_entries']} FAQ entries; "
+                f"{manifest['held_out']} held out; verifier kept {manifest['verifier_kept']}, "
+                f"dropped {manifest['verifier_dropped']} {json.dumps(manifest['verifier_reasons'])}."
+            )
 
     def _evaluate(self, options: dict[str, Any]) -> None:
 
