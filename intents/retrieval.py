@@ -185,7 +185,8 @@ class RetrievalResponder:
             answers = {m.document.id: m.document.answer for m in matches}
             if self.answer_text is not None and decision.action == "answer" and decision.candidates:
                 document = next(m.document for m in matches if m.document.id == decision.candidates[0].id)
-                answers[document.id] = self.answer_text(query, document)
+                # The customer's own last message decides yes or no, not the previous one it was read with.
+                answers[document.id] = self.answer_text(question, document)
             answer = self._reply(decision, answers)
         answer = replace(
             answer,

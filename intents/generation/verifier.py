@@ -56,8 +56,9 @@ _NEGATION_REACH = 2
 _CLAUSE_BREAK = frozenset({"but", "however", "although", "though", "instead", "unless", "except", "so", "because"})
 _YES = frozenset({"yes", "yeah", "yep", "sure", "absolutely", "certainly", "definitely", "of course"})
 _NO = frozenset({"no", "nope", "unfortunately", "sadly", "sorry"})
+# A yes/no question: one of its clauses opens with an auxiliary ("I ordered yesterday, can I …?").
 _YES_NO_QUESTION = re.compile(
-    r"^\s*(?:\W*\w+[,:]\s+)?(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|might|must|"
+    r"(?:^|[,;:.!?]\s*)\s*(?:\W*\w+[,:]\s+)?(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|might|must|"
     r"have|has|am|any)\b",
     re.IGNORECASE,
 )
@@ -82,6 +83,10 @@ _NO_CLAIM = _word_set(
     any anything something everything more most much many way ways make makes sure
     """
 )
+# Stems whose affirmation answers "no" to a question about the other (price words against "free").
+_PRICED = ("paid", "pay", "charg", "cost", "fee", "price", "extra")
+_OPPOSITES: dict[str, tuple[str, ...]] = {**{word: ("free",) for word in _PRICED}, "free": _PRICED}
+_PRICE = re.compile(r"[€£$]\s?\d|\d\s?(?:eur|gbp|usd)\b", re.IGNORECASE)
 _STEM_PREFIX = 5  # words sharing their first five letters share a stem ("deliver", "delivery", "delivered")
 
 
@@ -96,6 +101,8 @@ def stem(word: str) -> str:
     for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + replacement
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # "wrapped" -> "wrap", "shipping" -> "ship"
             break
     return word[:_STEM_PREFIX]
 
@@ -184,26 +191,30 @@ class Passage:
 
     def stance(self) -> Stance | None:
         """What the passage answers to a yes/no question: "no" when the passage sentence that shares the
-        most content with the question negates one of its words, "yes" when that sentence affirms them
-        and the answer opens with "yes"; None when it is not clear (then no reply may open with yes/no)."""
+        most content with the question negates one of its words or affirms their opposite (a price
+        against "free"), "yes" when that sentence is the answer's first and opens with "yes"; None when
+        it is not clear, also when several sentences share as much (then no reply may open with yes/no)."""
         if not is_yes_no_question(self.question):
             return None
         asked = {stem(w) for w in _tokens(self.question) if _is_content(w)}
         if not asked:
             return None
-        best: tuple[int, str] | None = None
-        for sentence in sentences(self.answer):
-            overlap = len(asked & {stem(w) for w in _tokens(sentence) if _is_content(w)})
-            if overlap and (best is None or overlap > best[0]):
-                best = (overlap, sentence)
-        if best is None:
+        answer_sentences = sentences(self.answer)
+        overlaps = [len(asked & {stem(w) for w in _tokens(s) if _is_content(w)}) for s in answer_sentences]
+        most = max(overlaps, default=0)
+        best = [s for s, overlap in zip(answer_sentences, overlaps, strict=True) if overlap == most]
+        if not most or len(best) > 1:
             return None
-        negated = any(False in polarities(best[1]).get(s, set()) for s in asked)
-        if negated:
+        sentence = best[0]
+        stated = polarities(sentence)
+        negated = any(False in stated.get(s, set()) for s in asked)
+        # "Are swatches paid?" against "you can order free swatches", "is wrapping free?" against "for
+        # €4": the passage affirms the opposite of what is asked.
+        opposite = any(True in stated.get(o, set()) for s in asked for o in _OPPOSITES.get(s, ()))
+        priced = "free" in asked and _PRICE.search(sentence) is not None and "free" not in stated
+        if negated or opposite or priced:
             return "no"
-        opening = opening_stance(self.answer)
-        first = sentences(self.answer)[0] if sentences(self.answer) else ""
-        if opening == "yes" and best[1] == first:
+        if opening_stance(self.answer) == "yes" and sentence == answer_sentences[0]:
             return "yes"
         return None
 

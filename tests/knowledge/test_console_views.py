@@ -41,7 +41,7 @@ def best_matches(site: Site, question: str) -> list[int]:
     """The ids of the bot's FAQ index's three best entries for `question`."""
     site.refresh_from_db()
     index = faq_index_get(site=site)
-    return [m.document.id for m in index.search(embedder_get().encode([question])[0], k=3)]
+    return [m.document.id for m in index.retrieve(question, embedder_get().encode([question])[0], k=3)]
 
 
 def form_data(site: Site, **overrides: str) -> dict[str, str]:
@@ -234,7 +234,9 @@ def test_a_created_entry_is_embedded_at_once_and_the_bot_answers_with_it(
     assert response.status_code == 302
     created = FaqEntry.objects.get(question="Are your candles made of soy wax?")
     assert created.embedding is not None and created.embedded_hash == created.content_hash()
-    assert len(bytes(created.embedding)) == 3 * 384 * 4  # the question and two alternatives
+    # one row per embedded text: the question, two alternatives, the answer and its sentences
+    assert len(created.embedded_texts()) == 3 + 1 + 1
+    assert len(bytes(created.embedding)) == len(created.embedded_texts()) * 384 * 4
     assert created.tags == ["candles", "materials"]
     assert best_matches(demo_site, "Are your candles made of soy wax?")[0] == created.pk
     answer = bot_reply(demo_site, "is the candle wax soy based?")
