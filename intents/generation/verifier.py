@@ -54,6 +54,8 @@ _NEGATIONS = _word_set(
 # How many content words after a negation it reaches ("we can't add items" negates add and items).
 _NEGATION_REACH = 2
 _CLAUSE_BREAK = frozenset({"but", "however", "although", "though", "instead", "unless", "except", "so", "because"})
+_CLAUSE = re.compile(r"[,;:\u2013\u2014]\s*|\s+-\s+")
+_CONDITIONS = frozenset({"if", "unless", "when", "whenever", "once", "provided", "as", "until"})
 _YES = frozenset({"yes", "yeah", "yep", "sure", "absolutely", "certainly", "definitely", "of course"})
 _NO = frozenset({"no", "nope", "unfortunately", "sadly", "sorry"})
 # A yes/no question: one of its clauses opens with an auxiliary ("I ordered yesterday, can I …?").
@@ -119,9 +121,13 @@ def content_stems(text: str, *, all_words: bool = False) -> set[str]:
 def polarities(text: str) -> dict[str, set[bool]]:
     """For each content stem of `text`: True where it is affirmed, False where a negation reaches it."""
     found: dict[str, set[bool]] = {}
-    for sentence in _SENTENCE.findall(text):
+    clauses = (clause for sentence in _SENTENCE.findall(text) for clause in _CLAUSE.split(sentence))
+    for clause in clauses:
+        words = _tokens(clause)
+        if words and words[0] in _CONDITIONS:
+            continue  # "if the first hasn't shipped yet, ...": a condition asserts nothing
         reach = 0
-        for word in _tokens(sentence):
+        for word in words:
             if word in _NEGATIONS:
                 reach = _NEGATION_REACH
                 continue
@@ -214,8 +220,8 @@ class Passage:
         priced = "free" in asked and _PRICE.search(sentence) is not None and "free" not in stated
         if negated or opposite or priced:
             return "no"
-        if opening_stance(self.answer) == "yes" and sentence == answer_sentences[0]:
-            return "yes"
+        if opening_stance(self.answer) == "yes" and sentence == answer_sentences[0] and most * 2 >= len(asked):
+            return "yes"  # the answer's "Yes," answers this question too: it shares half its words
         return None
 
 
