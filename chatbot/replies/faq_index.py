@@ -9,17 +9,16 @@ the index is ready before the next customer asks.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.loading import embedder_get
+from chatbot.replies.loading import embedder_get, off_topic_vectors
 from chatbot.sites.models import Site
-from intents.embeddings import Embedder, Vectors
-from intents.hybrid import DEFAULT_RERANKER, HybridIndex, Reranker, off_topic_corpus
+from intents.embeddings import Embedder
+from intents.hybrid import DEFAULT_RERANKER, HybridIndex, Reranker
 from intents.retrieval import FaqIndex, Retriever
 
 logger = logging.getLogger(__name__)
@@ -32,16 +31,6 @@ class _CachedIndex:
 
 
 _indexes: dict[int, _CachedIndex] = {}
-_off_topic: dict[str, Vectors] = {}
-_off_topic_lock = threading.Lock()
-
-
-def off_topic_vectors(embedder: Embedder) -> Vectors:
-    """The generic off-topic corpus embedded by `embedder`, once per process."""
-    with _off_topic_lock:
-        if embedder.model_name not in _off_topic:
-            _off_topic[embedder.model_name] = embedder.encode(off_topic_corpus())
-        return _off_topic[embedder.model_name]
 
 
 def site_reranker(site: Site) -> Reranker:

@@ -11,8 +11,8 @@ import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.faq_index import faq_index_get, off_topic_vectors
-from chatbot.replies.loading import embedder_get
+from chatbot.replies.faq_index import faq_index_get
+from chatbot.replies.loading import embedder_get, off_topic_vectors
 from chatbot.sites.models import Site
 from intents.gate import Candidate, GatePolicy
 from intents.gate_tuning import LabelledQuestion, cross_validated, evaluate_policy, tune_policy

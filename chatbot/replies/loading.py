@@ -29,10 +29,11 @@ from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
 from intents.classifier import EncoderIntentClassifier, IntentClassifier
 from intents.complaints.classifier import ComplaintClassifier
-from intents.embeddings import Embedder, SentenceTransformerEmbedder
+from intents.embeddings import Embedder, SentenceTransformerEmbedder, Vectors
 from intents.generation.local import BUNDLED, SMOLLM2_NAME, LocalGenerator, resolve_model_location
 from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
+from intents.hybrid import off_topic_corpus
 from intents.sentiment.scorers import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
 
 logger = logging.getLogger(__name__)
@@ -198,9 +199,23 @@ def complaint_classifier_get() -> ComplaintClassifier:
     return complaint_classifier_cache.get(id(embedder), load)
 
 
+_off_topic: dict[str, Vectors] = {}
+_off_topic_lock = threading.Lock()
+
+
+def off_topic_vectors(embedder: Embedder) -> Vectors:
+    """The generic off-topic corpus (`intents/data/off_topic_en.json`) embedded by `embedder`, once
+    per process: every site's off-topic model is fit against it when its FAQ index is built."""
+    with _off_topic_lock:
+        if embedder.model_name not in _off_topic:
+            _off_topic[embedder.model_name] = embedder.encode(off_topic_corpus())
+        return _off_topic[embedder.model_name]
+
+
 def models_warm_up() -> None:
-    """Load the answering models now (embedder, and the dialogue model when generation is local)."""
-    embedder_get()
+    """Load the answering models now (embedder and the off-topic corpus's vectors, and the dialogue
+    model when generation is local)."""
+    off_topic_vectors(embedder_get())
     if settings.CHATBOT_GENERATOR == "local":
         try:
             generator_get()

@@ -20,6 +20,7 @@ from chatbot.conversations import events
 from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender
 from chatbot.conversations.selectors import conversation_history
 from chatbot.conversations.services import bot_reply_store, conversation_reply_failed, replies_pending_cancel
+from chatbot.replies.faq_index import faq_index_get
 from chatbot.replies.locks import HeldLock, conversation_reply_lock
 from chatbot.replies.responders import responder_for
 from intents.types import Answer, Turn
@@ -44,6 +45,9 @@ def reply_generate(*, message_id: int) -> Message | None:
             events.publish_message(existing)
         return existing
     conversation_id = message.conversation_id
+    # The site's FAQ index is (re)built here, before the conversation's lock is taken: a first
+    # build embeds and fits models for seconds, longer than the lock lives without a sign of life.
+    faq_index_get(site=message.conversation.site)
     answered: dict[int, Message] = {}
     while True:
         with conversation_reply_lock(conversation_id) as held:
