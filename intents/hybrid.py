@@ -48,6 +48,7 @@ FEATURES = (
     "covered_share",
 )
 OFF_TOPIC_CORPUS = Path(__file__).parent / "data" / "off_topic_en.json"
+VERBATIM = 0.95  # a query this close (cosine) to one of an entry's phrasings is that phrasing
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
@@ -241,14 +242,22 @@ class HybridIndex:
         """The `k` entries most likely to answer `query`, best first, scored by the reranker."""
         if not self.documents:
             return []
-        probabilities = self.reranker.probability(self.features(query, vector))
+        features = self.features(query, vector)
+        probabilities = self.reranker.probability(features)
+        # A question the site itself wrote down as a phrasing of an entry is that entry's, whatever
+        # the reranker (fit on paraphrases) makes of the rest of the entry.
+        phrasing = features[:, FEATURES.index("dense_phrasing")]
+        probabilities = np.where(phrasing >= VERBATIM, np.maximum(probabilities, phrasing), probabilities)
         order = np.argsort(-probabilities)[:k]
         return [Match(self.documents[i], float(probabilities[i])) for i in order]
 
     def off_topic_probability(self, vector: Vectors) -> float | None:
         if self.off_topic is None:
             return None
-        return self.off_topic.probability(np.asarray(vector, dtype=np.float32).reshape(-1))
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if len(self.phrasings) and float(np.max(self.phrasings @ vector)) >= VERBATIM:
+            return 0.0  # one of the site's own phrasings
+        return self.off_topic.probability(vector)
 
 
 def _best_per_owner(

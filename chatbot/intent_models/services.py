@@ -12,7 +12,7 @@ FAQ_INTENT = "faq"
 # Phrasings of each FAQ entry in the `faq` intent: enough to show the classifier what the FAQ is
 # about; an FAQ with a dozen alternatives per entry would otherwise outweigh every other intent
 # and multiply training time.
-FAQ_PHRASINGS_PER_ENTRY = 4
+FAQ_PHRASINGS_PER_ENTRY = 5
 
 
 def site_intent_dataset(*, site: Site) -> IntentDataset:

@@ -104,7 +104,9 @@ def test_the_bundled_minilm_finds_the_right_entry_for_held_out_paraphrases() -> 
     top3 = np.mean(
         [any(m.document.id == wanted[q["question"]] for m in r) for r, q in zip(results, data["in_scope"], strict=True)]
     )
-    off_topic = [index.search(v, k=1)[0].score for v in embedder.encode(data["out_of_scope"])]
+    # The first 30 are generic off-topic questions; the near misses after them ("do you sell
+    # mattresses?") are for the hybrid gate, which tests/replies and the answer evaluation measure.
+    off_topic = [index.search(v, k=1)[0].score for v in embedder.encode(data["out_of_scope"][:30])]
     refused = np.mean([score < 0.45 for score in off_topic])
 
     assert top1 >= 0.70
