@@ -127,6 +127,9 @@ async def test_the_real_smollm2_words_a_cited_answer_streamed_token_by_token(dem
         CHATBOT_MODEL_DIR=ROOT / "var" / "models",
         CHATBOT_MAX_NEW_TOKENS=48,
         CHATBOT_GROUNDING_MIN_SIMILARITY=0.5,
+        # The word-by-word guard's path; the verifier's (on by default) is covered by
+        # tests/replies/test_verified_replies.py and tests/intents/generation/test_verifier.py.
+        CHATBOT_VERIFIER=False,
     ):
         frames, answer = await ask("How much is postage?")
     tokens = [f["delta"] for f in frames if f["type"] == "token"]
