@@ -5,8 +5,8 @@ from chatbot.console.models import CannedResponse, Note, Operator
 
 @admin.register(Operator)
 class OperatorAdmin(admin.ModelAdmin[Operator]):
-    list_display = ("user", "display_name", "role", "online_until")
-    list_filter = ("role", "sites")
+    list_display = ("user", "display_name", "organisation", "role", "online_until")
+    list_filter = ("organisation", "role", "sites")
     filter_horizontal = ("sites",)
     search_fields = ("user__username", "display_name")
 

@@ -7,19 +7,25 @@ from django.conf import settings
 from django.db import models
 
 from chatbot.conversations.models import Conversation
-from chatbot.sites.models import Site
+from chatbot.sites.models import Organisation, Site, default_organisation_id
 
 
 class Role(models.TextChoices):
     OPERATOR = "operator", "Operator"
-    ADMIN = "admin", "Admin"
+    # An admin of the operator's organisation: every site of it, its knowledge, exports, keys,
+    # webhooks and usage; never another organisation's.
+    ADMIN = "admin", "Organisation admin"
 
 
 class Operator(models.Model):
-    """A staff member of the console. Admins work on every site and manage knowledge, exports and
-    API tokens; operators work on the sites they are given."""
+    """A staff member of the console, in one organisation. Its admins work on every site of the
+    organisation and manage its knowledge, exports, API keys and webhooks; operators work on the
+    sites of it they are given."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, default=default_organisation_id, related_name="operators"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.OPERATOR)
     sites = models.ManyToManyField(Site, blank=True, related_name="operators")
     display_name = models.CharField(max_length=150, blank=True, help_text="Shown to customers; default: username.")

@@ -20,6 +20,64 @@ def _validate_origins(value: object) -> None:
             raise ValidationError(str(exc)) from exc
 
 
+class Plan(models.Model):
+    """What an organisation pays for: its monthly answer quota and each API key's rate. The plans
+    themselves (e.g. free / pro / enterprise) are data, defined in the admin."""
+
+    name = models.CharField(max_length=100, unique=True)
+    monthly_answer_quota = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Bot answers per calendar month over all the organisation's sites; empty: unlimited.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="API calls per minute for each API key; empty: unlimited."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+DEFAULT_ORGANISATION_SLUG = "default"
+
+
+class Organisation(models.Model):
+    """A customer of the service: it holds sites, operators, API keys and a plan, and every query of
+    the console, the API and the exports is scoped to it."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    plan = models.ForeignKey(
+        Plan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organisations",
+        help_text="Empty: no quota and no rate limit (a self-hosted install).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_organisation_id() -> int:
+    """The organisation a site or operator joins when none is given: the one a single-tenant install
+    (and every site made before organisations) lives in. Reads only the primary key, so a
+    migration that calls it keeps working when the model gains columns later."""
+    pk = Organisation.objects.filter(slug=DEFAULT_ORGANISATION_SLUG).values_list("pk", flat=True).first()
+    if pk is None:
+        pk = Organisation.objects.create(slug=DEFAULT_ORGANISATION_SLUG, name="Default organisation").pk
+    return pk
+
+
 def _default_threshold() -> float:
     return float(settings.CHATBOT_ANSWER_THRESHOLD)
 
@@ -33,6 +91,9 @@ class Site(models.Model):
 
     key = models.SlugField(max_length=64, unique=True, help_text="Public key used in the embed tag.")
     name = models.CharField(max_length=200)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, default=default_organisation_id, related_name="sites"
+    )
     allowed_origins = models.JSONField(
         default=list,
         blank=True,

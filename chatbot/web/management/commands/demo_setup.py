@@ -1,4 +1,5 @@
-"""Create (or refresh) the demo site, its FAQ and an admin login. Idempotent; `make run` runs it."""
+"""Create (or refresh) the demo organisation, its site, its FAQ and an admin login. Idempotent;
+`make run` runs it."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from chatbot.intent_models.models import Intent, IntentAction
 from chatbot.knowledge.services import faq_entries_from_file, faq_import
 from chatbot.replies.faq_index import faq_embed_stale
 from chatbot.replies.gate_tuning import gate_policy_tune, labelled_questions_read
-from chatbot.sites.models import Site
+from chatbot.sites.models import Organisation, Plan, Site
 
 DEMO_FAQ = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq.json"
 # Labelled customer questions about the demo FAQ, worded unlike its entries: the gate is tuned on them.
 DEMO_QUESTIONS = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq_questions.json"
+# Example plans: name, monthly answer quota, API calls per minute per key (None: unlimited).
+DEMO_PLANS = (("free", 1_000, 30), ("pro", 50_000, 600), ("enterprise", None, None))
 
 
 class Command(BaseCommand):
@@ -30,9 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-admin", action="store_true", help="Do not create the admin user.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        organisation = self._organisation()
         site, _ = Site.objects.update_or_create(
             key="demo",
             defaults={
+                "organisation": organisation,
                 "name": "Lumen & Loom",
                 "allowed_origins": settings.CHATBOT_DEMO_ORIGINS,
                 "allow_own_origin": True,
@@ -55,17 +60,32 @@ class Command(BaseCommand):
         self._canned_responses(site)
         self._intents(site)
         if not options["no_admin"]:
-            self._admin_user()
+            self._admin_user(organisation)
             self._operator(site)
 
-    def _admin_user(self) -> None:
+    def _organisation(self) -> Organisation:
+        """Example plans (edit them in the admin) and the demo organisation, on the unlimited one so
+        the demo never runs into a quota."""
+        for name, quota, rate in DEMO_PLANS:
+            Plan.objects.get_or_create(
+                name=name, defaults={"monthly_answer_quota": quota, "rate_limit_per_minute": rate}
+            )
+        organisation, _ = Organisation.objects.update_or_create(
+            slug="demo", defaults={"name": "Lumen & Loom", "plan": Plan.objects.get(name="enterprise")}
+        )
+        self.stdout.write(f"Demo organisation 'demo' on plan {organisation.plan}.")
+        return organisation
+
+    def _admin_user(self, organisation: Organisation) -> None:
         password = _demo_password("admin")
         user_model = get_user_model()
         user, _ = user_model.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        Operator.objects.update_or_create(user=user, defaults={"role": Role.ADMIN, "display_name": "Admin"})
+        Operator.objects.update_or_create(
+            user=user, defaults={"organisation": organisation, "role": Role.ADMIN, "display_name": "Admin"}
+        )
         self.stdout.write(self.style.SUCCESS(f"Admin login (console and /admin/): admin / {password}"))
 
     def _operator(self, site: Site) -> None:
@@ -74,7 +94,7 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         operator, _ = Operator.objects.update_or_create(
-            user=user, defaults={"role": Role.OPERATOR, "display_name": "Alex"}
+            user=user, defaults={"organisation": site.organisation, "role": Role.OPERATOR, "display_name": "Alex"}
         )
         operator.sites.add(site)
         self.stdout.write(self.style.SUCCESS(f"Operator console login: operator / {password}"))
