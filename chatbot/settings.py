@@ -120,6 +120,8 @@ INSTALLED_APPS = [
     "chatbot.conversations",
     "chatbot.intent_models",
     "chatbot.registry",
+    "chatbot.api_keys",
+    "chatbot.usage",
     "chatbot.replies",
     "chatbot.dialogue",
     "chatbot.console",
@@ -129,6 +131,9 @@ INSTALLED_APPS = [
     "chatbot.learning",
     "chatbot.answers",
     "chatbot.web",
+    # The public REST API (django-ninja; "ninja" serves its Swagger UI from static files, no CDN).
+    "ninja",
+    "chatbot.api",
 ]
 
 MIDDLEWARE = [
