@@ -62,10 +62,14 @@ class ExportFilter:
     intent: str | None = None
     sentiment: str | None = None
     redact: bool = False
+    # Only these conversations (a page of them, as the REST API's /transcripts reads them); None: all.
+    conversation_ids: tuple[int, ...] | None = None
 
     def conversation_q(self, prefix: str = "") -> Q:
         """The filter as a Q object on Conversation, or through `prefix` (e.g. "conversation__")."""
         q = Q(**{f"{prefix}site_id__in": self.site_ids})
+        if self.conversation_ids is not None:
+            q &= Q(**{f"{prefix}pk__in": self.conversation_ids})
         if self.start is not None:
             q &= Q(**{f"{prefix}created_at__gte": _start_of_day(self.start)})
         if self.end is not None:
@@ -114,12 +118,19 @@ def export_filter_from_params(
 
     Raises ExportFilterError for a malformed or unknown parameter (names in `ignore` are allowed
     and skipped) and ExportForbidden for a site the operator may not see or that does not exist."""
+    return export_filter_for_sites(params, allowed=site_ids_for(operator), ignore=ignore)
+
+
+def export_filter_for_sites(
+    params: Mapping[str, Sequence[str]], *, allowed: set[int], ignore: Iterable[str] = ()
+) -> ExportFilter:
+    """As `export_filter_from_params`, for a caller that may see the sites `allowed` (the REST
+    API's key: its own site)."""
     known = {"site", "from", "to", "status", "intent", "sentiment", "redact", *ignore}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ExportFilterError(unknown[0], f"Unknown parameter {unknown[0]!r}; use {', '.join(sorted(known))}.")
 
-    allowed = site_ids_for(operator)
     keys = sorted(set(_values(params, "site")))
     if keys:
         sites = dict(Site.objects.filter(key__in=keys).values_list("key", "pk"))
