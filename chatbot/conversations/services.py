@@ -75,6 +75,18 @@ def _conversation_for_update(*, visitor: Visitor, page_url: str, user_agent: str
     return conversation, True
 
 
+def conversation_start(*, site: Site, page_url: str = "", user_agent: str = "") -> Conversation:
+    """A new visitor of `site` with a conversation and no message yet: how an API client (which
+    has no widget token) starts a chat. Its messages then go through `message_receive`."""
+    with transaction.atomic():
+        visitor = Visitor.objects.create(site=site)
+        conversation, _ = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
+        transaction.on_commit(
+            lambda: events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
+        )
+    return conversation
+
+
 def _next_seq(conversation: Conversation) -> int:
     """Hand out the next sequence number; the caller holds the conversation's row lock."""
     conversation.last_seq += 1
