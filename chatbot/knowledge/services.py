@@ -80,9 +80,11 @@ def faq_entry_save(
     tags: list[str],
     is_active: bool = True,
     entry: FaqEntry | None = None,
+    language: str | None = None,
 ) -> FaqEntry:
     """Create an entry of `site`, or update `entry` (which stays on its site), and have it
-    embedded as soon as the change is committed."""
+    embedded as soon as the change is committed. `language`: None keeps the entry's (a new
+    entry's is the site's)."""
     entry = faq_entry_write(
         site=site,
         entry=entry,
@@ -91,6 +93,7 @@ def faq_entry_save(
         alternatives=alternatives,
         tags=tags,
         is_active=is_active,
+        language=language,
     )
     faq_refresh_after_commit(entry.site_id)
     return entry
@@ -105,11 +108,14 @@ def faq_entry_write(
     tags: list[str],
     is_active: bool,
     entry: FaqEntry | None,
+    language: str | None = None,
 ) -> FaqEntry:
     """Store an entry's fields, tidied; the caller re-embeds (see `faq_entry_save`)."""
     question = " ".join(question.split())
     if entry is None:
         entry = FaqEntry(site=site, language=site.language)
+    if language:
+        entry.language = language
     entry.question = question
     entry.answer = answer.strip()
     entry.alternatives = [a for a in _clean_list(alternatives) if a != question]
