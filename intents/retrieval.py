@@ -22,13 +22,16 @@ from intents.gate import (
     follow_up_query,
     retrieval_query,
 )
+from intents.languages import ENGLISH
 from intents.streaming import split_for_streaming
+from intents.texts import text
 from intents.types import Answer, FaqDocument, Source, Turn
 
-NOT_SURE_TEXT = "I'm not sure I have the right answer to that. Would you like me to bring in a member of our team?"
-CLARIFY_TEXT = "I have a couple of answers that might fit. Which one do you mean?"
-ASKED_FOR_HUMAN_TEXT = "Of course. I'm bringing in a member of our team; they'll reply here as soon as they can."
-ESCALATED_TEXT = "I'm sorry I couldn't help with that. I've asked a member of our team to join this chat."
+# The gate's fixed replies in English; `intents.texts` has them in every language the bot speaks.
+NOT_SURE_TEXT = text("not_sure")
+CLARIFY_TEXT = text("clarify")
+ASKED_FOR_HUMAN_TEXT = text("asked_for_human")
+ESCALATED_TEXT = text("escalated")
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class RetrievalResponder:
                 document = next(m.document for m in matches if m.document.id == decision.candidates[0].id)
                 # The customer's own last message decides yes or no, not the previous one it was read with.
                 answers[document.id] = self.answer_text(question, document)
-            answer = self._reply(decision, answers)
+            answer = self._reply(decision, answers, language=_customer_language(history))
         answer = replace(
             answer,
             confidence=candidates[0].score if candidates else 0.0,
@@ -207,24 +210,30 @@ class RetrievalResponder:
         yield answer
 
     @staticmethod
-    def _reply(decision: Decision, answers: dict[int, str]) -> Answer:
+    def _reply(decision: Decision, answers: dict[int, str], language: str = ENGLISH) -> Answer:
+        """The reply to the gate's decision; its fixed texts (clarify, handoff) in `language`."""
         cited = tuple(Source(c.id, c.question, c.score) for c in decision.candidates)
         if decision.action == "answer":
             return Answer(text=answers[cited[0].id], intent="faq", confidence=0.0, sources=cited)
         if decision.action == "clarify":
-            return Answer(text=CLARIFY_TEXT, intent="faq", confidence=0.0, options=cited)
+            return Answer(text=text("clarify", language), intent="faq", confidence=0.0, options=cited)
         # The customer asked for a person, in words the gate recognises or as a handoff intent.
         asked = decision.reason.startswith((ASKED_FOR_HUMAN_REASON, "intent "))
         if asked:
-            text = ASKED_FOR_HUMAN_TEXT
+            reply = text("asked_for_human", language)
         elif decision.escalate:
-            text = ESCALATED_TEXT
+            reply = text("escalated", language)
         else:
-            text = NOT_SURE_TEXT
+            reply = text("not_sure", language)
         return Answer(
-            text=text,
+            text=reply,
             intent="human_request" if asked else "out_of_scope",
             confidence=0.0,
             handoff=True,
             escalate=decision.escalate,
         )
+
+
+def _customer_language(history: Sequence[Turn]) -> str:
+    """The language of the customer's last message (stored with it), English when not known."""
+    return next((t.language for t in reversed(history) if t.sender == "customer" and t.language), ENGLISH)

@@ -16,6 +16,7 @@ class Turn:
     sender: Speaker
     text: str
     unanswered: bool = False  # a bot turn that could not answer (the gate counts these)
+    language: str = ""  # the message's language (`intents.languages`), "" when not known
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""The bot's fixed texts (greeting, the gate's clarify and handoff replies, system messages) in
+each language it speaks.
+
+`text(key, language)` gives the text in the customer's language, falling back to English for a
+language without a translation, so adding a language is adding one dictionary here (and its widget
+strings, `static/chatbot/widget.js`, and console catalogue, `locale/`). The Chinese is written as
+Chinese customer service writes it ("您", "人工客服"), not translated word for word.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from intents.languages import CHINESE, ENGLISH, base_language, normalise_language
+
+TextKey = Literal[
+    "greeting",
+    "not_sure",
+    "clarify",
+    "asked_for_human",
+    "escalated",
+    "sentiment_escalated",
+    "handoff_requested",
+    "contact_left",
+    "reply_failed",
+]
+
+TEXTS: dict[str, dict[TextKey, str]] = {
+    ENGLISH: {
+        "greeting": "Hi! How can we help you today?",
+        "not_sure": "I'm not sure I have the right answer to that. Would you like me to bring in a member of our team?",
+        "clarify": "I have a couple of answers that might fit. Which one do you mean?",
+        "asked_for_human": "Of course. I'm bringing in a member of our team; they'll reply here as soon as they can.",
+        "escalated": "I'm sorry I couldn't help with that. I've asked a member of our team to join this chat.",
+        "sentiment_escalated": "I'm sorry this isn't going well. I've asked a member of our team to join this chat.",
+        "handoff_requested": (
+            "You asked for a person. We've let our team know, and someone will join this chat as soon as they can."
+        ),
+        "contact_left": "Thanks. Nobody could join the chat in time, so our team will answer you by e-mail at {email}.",
+        "reply_failed": "Sorry, I couldn't answer that just now. I've asked a member of our team to join this chat.",
+    },
+    CHINESE: {
+        "greeting": "您好！请问有什么可以帮您？",
+        "not_sure": "抱歉，这个问题我暂时没法给您准确的答复。需要帮您转接人工客服吗？",
+        "clarify": "我找到了几个可能相关的答案，请问您想问的是哪一个？",
+        "asked_for_human": "好的，正在为您转接人工客服，客服会尽快在这里回复您。",
+        "escalated": "抱歉没能帮您解决这个问题，已为您转接人工客服，请稍候。",
+        "sentiment_escalated": "非常抱歉给您带来了不好的体验，已为您转接人工客服，请稍候。",
+        "handoff_requested": "已收到您的人工服务申请，我们已通知客服团队，客服会尽快接入对话。",
+        "contact_left": "感谢您的留言！刚才暂时没有客服接入，我们会通过邮件（{email}）回复您。",
+        "reply_failed": "抱歉，刚才没能回答您的问题，已为您转接人工客服，请稍候。",
+    },
+}
+
+
+def text_languages() -> tuple[str, ...]:
+    """The languages with fixed texts."""
+    return tuple(TEXTS)
+
+
+def text(key: TextKey, language: str = ENGLISH) -> str:
+    """The fixed text `key` in `language` (`zh`, `zh-CN`, `zh-hans` are the same), else in English."""
+    code = normalise_language(language)
+    catalogue = TEXTS.get(code) or TEXTS.get(base_language(code)) or TEXTS[ENGLISH]
+    return catalogue[key]
