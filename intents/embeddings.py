@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,3 +59,25 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@dataclass
+class MemoEmbedder:
+    """An embedder that embeds each distinct text once (`vectors` may be shared, e.g. across tests)."""
+
+    inner: Embedder
+    vectors: dict[str, Vectors] = field(default_factory=dict)
+    model_name: str = field(init=False)
+    dimension: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.model_name, self.dimension = self.inner.model_name, self.inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        new = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if new:
+            for text, vector in zip(new, self.inner.encode(new), strict=True):
+                self.vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)

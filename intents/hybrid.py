@@ -21,7 +21,6 @@ shop answers (`intents/data/off_topic_en.json`); its probability is the gate's `
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from intents.embeddings import Embedder, Vectors
-from intents.generation.verifier import content_stems
+from intents.generation.verifier import content_stems, sentences
 from intents.lexical import LexicalIndex
 from intents.retrieval import Match
 from intents.types import FaqDocument
@@ -49,11 +48,10 @@ FEATURES = (
 )
 OFF_TOPIC_CORPUS = Path(__file__).parent / "data" / "off_topic_en.json"
 VERBATIM = 0.95  # a query this close (cosine) to one of an entry's phrasings is that phrasing
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 def answer_sentences(answer: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(answer) if len(s.strip()) > 3]
+    return [s for s in sentences(answer) if len(s) > 3]
 
 
 def embedded_texts(document: FaqDocument) -> list[str]:
@@ -237,6 +235,16 @@ class HybridIndex:
             ],
             axis=1,
         )
+
+    def training_rows(
+        self, texts: Sequence[str], vectors: Vectors, answers: Sequence[set[int]]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Features and labels to fit a `Reranker` on: one row per (question, entry), labelled 1 where
+        the entry is among the question's answers (document ids; empty for an off-topic question)."""
+        ids = np.asarray([document.id for document in self.documents])
+        rows = [self.features(text, vector) for text, vector in zip(texts, vectors, strict=True)]
+        labels = [np.isin(ids, list(answer)).astype(np.int64) for answer in answers]
+        return np.vstack(rows), np.concatenate(labels)
 
     def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
         """The `k` entries most likely to answer `query`, best first, scored by the reranker."""

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from channels.layers import channel_layers
+
+from intents.embeddings import MemoEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FAQ = ROOT / "chatbot" / "knowledge" / "demo_faq.json"
@@ -43,29 +44,6 @@ def other_site(db: None) -> Any:
     return Site.objects.create(key="other", name="Other shop", allowed_origins=["https://other.example.com"])
 
 
-@dataclass
-class MemoEmbedder:
-    """The process's embedder, remembering every text it embedded: the demo FAQ (about 1,100
-    texts) is embedded once per test session instead of once per test that uses it."""
-
-    inner: Any
-    memo: dict[str, Any]
-
-    @property
-    def model_name(self) -> str:
-        return str(self.inner.model_name)
-
-    @property
-    def dimension(self) -> int:
-        return int(self.inner.dimension)
-
-    def encode(self, texts: Any) -> Any:
-        missing = [text for text in dict.fromkeys(texts) if text not in self.memo]
-        if missing:
-            self.memo.update(zip(missing, self.inner.encode(missing), strict=True))
-        return np.asarray([self.memo[text] for text in texts], dtype=np.float32).reshape(len(texts), self.dimension)
-
-
 _demo_vectors: dict[str, Any] = {}
 
 
@@ -80,6 +58,7 @@ def demo_site(db: None) -> Any:
     site = Site.objects.create(key="demo", name="Lumen & Loom", allowed_origins=["https://shop.example.com"])
     faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ))
     embedder = embedder_get()
+    # The demo FAQ (about 1,100 texts) is embedded once per test session, not once per test.
     faq_embed_stale(site=site, embedder=MemoEmbedder(embedder, _demo_vectors.setdefault(embedder.model_name, {})))
     site.refresh_from_db()
     return site

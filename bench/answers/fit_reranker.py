@@ -56,13 +56,8 @@ def main() -> None:
     train_in, train_oos = labelled(args.train, questions)
     texts = [t for t, _ in train_in] + train_oos + generic
     labels = [answer for _, answer in train_in] + [set()] * (len(train_oos) + len(generic))
-    vectors = embedder.encode(texts)
-    rows, targets = [], []
-    for text, vector, answer in zip(texts, vectors, labels, strict=True):
-        features = index.features(text, vector)
-        rows.append(features)
-        targets.append([1 if j in answer else 0 for j in range(len(documents))])
-    reranker = Reranker.fit(np.vstack(rows), np.concatenate(targets), c=args.c)
+    features, targets = index.training_rows(texts, embedder.encode(texts), labels)
+    reranker = Reranker.fit(features, targets, c=args.c)
     report: dict[str, object] = {"features": list(FEATURES), "reranker": reranker.to_json()}
 
     if args.measure:

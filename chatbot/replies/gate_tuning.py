@@ -92,16 +92,13 @@ def _reranker_fit(
     ids: dict[str, int],
     generic_vectors: np.ndarray,
 ) -> Reranker:
-    positions = {document.id: position for position, document in enumerate(index.documents)}
-    rows, targets = [], []
-    generic = [(text, None) for text in off_topic_corpus()]
-    for (text, expected), vector in zip([*labelled, *generic], [*vectors, *generic_vectors], strict=True):
-        rows.append(index.features(text, vector))
-        target = np.zeros(len(index.documents), dtype=np.int64)
-        if expected is not None:
-            target[positions[ids[expected]]] = 1
-        targets.append(target)
-    return Reranker.fit(np.vstack(rows), np.concatenate(targets))
+    generic = off_topic_corpus()
+    texts = [text for text, _ in labelled] + generic
+    answers = [{ids[expected]} if expected is not None else set() for _, expected in labelled]
+    features, labels = index.training_rows(
+        texts, np.vstack([vectors, generic_vectors]), answers + [set()] * len(generic)
+    )
+    return Reranker.fit(features, labels)
 
 
 def _thresholds(policy: GatePolicy) -> dict[str, float]:

@@ -199,17 +199,13 @@ def complaint_classifier_get() -> ComplaintClassifier:
     return complaint_classifier_cache.get(id(embedder), load)
 
 
-_off_topic: dict[str, Vectors] = {}
-_off_topic_lock = threading.Lock()
+off_topic_cache: ModelCache[Vectors] = ModelCache()
 
 
 def off_topic_vectors(embedder: Embedder) -> Vectors:
     """The generic off-topic corpus (`intents/data/off_topic_en.json`) embedded by `embedder`, once
     per process: every site's off-topic model is fit against it when its FAQ index is built."""
-    with _off_topic_lock:
-        if embedder.model_name not in _off_topic:
-            _off_topic[embedder.model_name] = embedder.encode(off_topic_corpus())
-        return _off_topic[embedder.model_name]
+    return off_topic_cache.get(embedder.model_name, lambda: embedder.encode(off_topic_corpus()))
 
 
 def models_warm_up() -> None:

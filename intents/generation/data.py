@@ -25,13 +25,13 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from intents.embeddings import Embedder, Vectors
-from intents.generation.grounding import guard_reply, passage_sources
+from intents.embeddings import Embedder, MemoEmbedder
+from intents.generation.grounding import SENTENCE_END, guard_reply, passage_sources
 from intents.generation.verifier import Passage, Verifier, content_stems, lead_in, sentences
 from intents.retrieval import Retriever
 from intents.types import FaqDocument
@@ -173,7 +173,6 @@ def grounded_targets(examples: Sequence[DialogueExample]) -> tuple[list[Dialogue
 
 # Where a reply is split into the sentences the verifier judges, as the serving stream splits it
 # (`verifier.VerifiedStream`): "€4.95" and "lumenandloom.example/returns" stay whole.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ def faq_target(question: str, document: FaqDocument, verifier: Verifier) -> str:
     question whose answer says no), the answer's key sentence, and the sentence after it (whole
     sentences of the answer, in its words)."""
     passage = Passage(question, document.question, document.answer)
-    whole = [s.strip() for s in _SENTENCE_END.split(document.answer) if s.strip()]
+    whole = [s.strip() for s in SENTENCE_END.split(document.answer) if s.strip()]
     key = verifier.key_sentence(passage)  # one of the verifier's sentences, which "€4.95" splits
     position = next((i for i, sentence in enumerate(whole) if key in sentence), 0)
     chosen = whole[position : position + 2]
@@ -224,7 +223,7 @@ def target_failures(target: str, question: str, document: FaqDocument, verifier:
     """The verifier's reasons for refusing sentences of `target` ([] when every sentence passes)."""
     passage = Passage(question, document.question, document.answer)
     reasons = []
-    for sentence in _SENTENCE_END.split(target):
+    for sentence in SENTENCE_END.split(target):
         if sentence.strip():
             verdict = verifier.check(sentence.strip(), passage)
             if not verdict.supported:
@@ -245,7 +244,7 @@ def faq_examples(
     if verifier.embedder is not None:
         # The verifier embeds the passage's sentences again for every phrasing it checks: embed
         # every text it will ask for once, in batches, and answer its calls from memory.
-        memo = _MemoEmbedder(verifier.embedder)
+        memo = MemoEmbedder(verifier.embedder)
         memo.encode(_texts_to_embed(documents))
         verifier = replace(verifier, embedder=memo)
     owners: dict[str, set[int]] = defaultdict(set)
@@ -278,33 +277,11 @@ def faq_examples(
     return FaqExamples(train, held, kept, dropped, dict(reasons.most_common()))
 
 
-@dataclass
-class _MemoEmbedder:
-    """An embedder that embeds each distinct text once."""
-
-    inner: Embedder
-    vectors: dict[str, Vectors] = field(default_factory=dict)
-    model_name: str = field(init=False)
-    dimension: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.model_name, self.dimension = self.inner.model_name, self.inner.dimension
-
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        new = list(dict.fromkeys(t for t in texts if t not in self.vectors))
-        if new:
-            for text, vector in zip(new, self.inner.encode(new), strict=True):
-                self.vectors[text] = vector
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
-
-
 def _texts_to_embed(documents: Sequence[FaqDocument]) -> list[str]:
     texts = ["No.", "Yes."]
     for document in documents:
         texts += [document.question, *(a.strip() for a in document.alternatives), *sentences(document.answer)]
-        texts += [s.strip() for s in _SENTENCE_END.split(document.answer) if s.strip()]
+        texts += [s.strip() for s in SENTENCE_END.split(document.answer) if s.strip()]
     return texts
 
 

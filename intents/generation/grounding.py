@@ -41,7 +41,8 @@ _PHONE = re.compile(r"(?<![\w.])\+?\d(?:[\d()-]|[^\S\n]|\.(?=\d)){6,}\d(?![\w])"
 _ORDER = re.compile(r"#\s?\d{3,}\b|\b[A-Z]{2,5}-\d{3,}\b|\border\s+(?:number\s+|no\.?\s*|#\s*)?\d{4,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]{1,80}\}\}")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Where one sentence of a reply ends and the next begins (also used by the verifier and data).
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _STEP_NUMBER = re.compile(r"\s*\d{1,2}[.)]\s*")
 _TRAILING_DOT = re.compile(r"[.,;:!?]+$")
 _LIST_MARKER = re.compile(r"[^\S\n]*(\d{1,2})[.)](?:[^\S\n]|$)", re.MULTILINE)
@@ -147,7 +148,7 @@ def _sentence_pieces(text: str) -> list[tuple[int, int]]:
     A step number ("2. ") stays with the sentence it numbers."""
     pieces: list[tuple[int, int]] = []
     start = 0
-    for separator in _SENTENCE_END.finditer(text):
+    for separator in SENTENCE_END.finditer(text):
         if _STEP_NUMBER.fullmatch(text, start, separator.end()):
             continue  # "2." is not a sentence: extend it with the next one
         pieces.append((start, separator.end()))
@@ -274,7 +275,7 @@ class StreamGuard:
     @property
     def sentences(self) -> int:
         """Sentence ends received so far."""
-        return len(_SENTENCE_END.findall(self.text))
+        return len(SENTENCE_END.findall(self.text))
 
     def __post_init__(self) -> None:
         self._known = SourceFacts.of(self.sources)

@@ -34,13 +34,13 @@ from typing import Literal
 import numpy as np
 
 from intents.embeddings import Embedder
-from intents.generation.grounding import unsupported_facts
+from intents.generation.grounding import SENTENCE_END, unsupported_facts
 from intents.types import FaqDocument
 
 Stance = Literal["yes", "no"]
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -323,7 +323,6 @@ def lead_in(passage: Passage) -> str:
     return {"yes": "Yes. ", "no": "No. "}.get(stance or "", "")
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _OPENING_WORD = re.compile(r"^\s*(?:yes|no|of course|sure|unfortunately)\b[\s,.!:;—-]*", re.IGNORECASE)
 
 
@@ -349,7 +348,7 @@ class VerifiedStream:
         """Take the next piece of the reply; return what may be shown now ("" while holding)."""
         self.text += delta
         out = []
-        while not self.leaked and (end := _SENTENCE_END.search(self.text, self._checked)) is not None:
+        while not self.leaked and (end := SENTENCE_END.search(self.text, self._checked)) is not None:
             out.append(self._take(self.text[self._checked : end.end()]))
             self._checked = end.end()
         return "".join(out)
