@@ -23,9 +23,24 @@ from chatbot.conversations.services import bot_reply_store, conversation_reply_f
 from chatbot.replies.faq_index import faq_index_get
 from chatbot.replies.locks import HeldLock, conversation_reply_lock
 from chatbot.replies.responders import responder_for
+from chatbot.usage.selectors import site_quota
+from chatbot.usage.services import usage_bot_answer_count, usage_quota_refusal_count
 from intents.types import Answer, Turn
 
 logger = logging.getLogger(__name__)
+
+# The reply of a site whose organisation used up its plan's monthly answers: honest, and a person
+# is asked in (the widget then offers the contact form if nobody comes), never a silent failure.
+QUOTA_EXCEEDED_ANSWER = Answer(
+    text="I can't answer automatically right now: this month's automatic answers are used up. "
+    "I've asked a member of our team to join this chat; if nobody can, you can leave your e-mail address.",
+    intent=None,
+    confidence=0.0,
+    handoff=True,
+    decision="handoff",
+    reason="the organisation's monthly answer quota is used up",
+    escalate=True,
+)
 
 
 def reply_generate(*, message_id: int) -> Message | None:
@@ -117,14 +132,15 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
         )
     ]
     events.publish_typing(conversation_id=conversation.pk, sender="bot")
-    responder = responder_for(site=conversation.site)
+    over_quota = site_quota(site=conversation.site).exceeded
     delay_s = settings.CHATBOT_STREAM_DELAY_MS / 1000
     check_every = settings.CHATBOT_REPLY_STATUS_CHECK_S
     checked = time.monotonic()
     deadline = checked + settings.CHATBOT_REPLY_TIME_LIMIT_S
     first_token_ms: float | None = None
     final: Answer | None = None
-    pieces = responder.answer(history)
+    pieces = iter([QUOTA_EXCEEDED_ANSWER]) if over_quota else responder_for(site=conversation.site).answer(history)
+    generated = 0
     try:
         for piece in pieces:
             if isinstance(piece, Answer):
@@ -145,6 +161,7 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
             events.publish_token(
                 conversation_id=conversation.pk, reply_to=message.seq, delta=piece, attempt=message.reply_attempts
             )
+            generated += 1
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
@@ -164,4 +181,10 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
     reply = bot_reply_store(customer_message=message, answer=final, timings=timings)
     if reply is None:
         logger.info("conversation %s was taken over; reply to message %s dropped", conversation.pk, message.pk)
+    # Metered once: a reply that another run stored first comes back with that run's timings.
+    elif reply.timings is timings:
+        if over_quota:
+            usage_quota_refusal_count(site_id=conversation.site_id)
+        else:
+            usage_bot_answer_count(site_id=conversation.site_id, decision=final.decision, generated_tokens=generated)
     return reply
