@@ -4,10 +4,11 @@ Script detection, not a statistical model: the languages a site serves are told 
 writing system, which a handful of characters settles reliably even in a two-word message, where
 n-gram identifiers (langdetect, fastText's lid.176) are at their least reliable. Han characters
 are Chinese (`zh-hans`) unless kana says Japanese; Hangul is Korean. A message in Latin letters,
-or with no letters at all ("ok", "123", "👍"), is in the `default` language: the caller passes the
+or with no letters at all ("123", "👍"), is in the `default` language: the caller passes the
 conversation's language so far, else the site's, so a short "ok" in a Chinese conversation stays
-Chinese. Telling English from French or Simplified from Traditional Chinese is out of scope until a
-site serves two languages that share a script.
+Chinese, while a sentence in Latin letters there is English. Telling English from French, or
+Simplified from Traditional Chinese, is out of scope until a site serves two languages that share
+a script.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
+# Languages written in a script of their own, which a message in Latin letters is not in.
+_OWN_SCRIPT = frozenset({CHINESE, "zh-hant", "ja", "ko"})
 
 
 def normalise_language(code: str) -> str:
@@ -48,9 +51,11 @@ def detect_language(text: str, *, default: str = ENGLISH) -> str:
     han = len(_HAN.findall(text))
     kana = len(_KANA.findall(text))
     hangul = len(_HANGUL.findall(text))
-    if not (han or kana or hangul):
-        return default
     latin_words = len(_LATIN_WORD.findall(text))
+    if not (han or kana or hangul):
+        # A sentence in Latin letters in a Chinese conversation is the customer switching language;
+        # one word ("ok", "thanks") is not.
+        return ENGLISH if latin_words >= 2 and default in _OWN_SCRIPT else default
     if kana and han + kana >= latin_words:
         return "ja"
     if hangul and hangul >= latin_words:

@@ -68,6 +68,9 @@ class Conversation(models.Model):
     # Filled with the sentiment, off the reply path.
     complaint_category = models.CharField(max_length=32, blank=True)
     complaint_severity = models.CharField(max_length=16, blank=True)
+    # The language of the customer's latest message (`intents.languages`: en, zh-hans, ...): the
+    # bot's fixed texts and system messages are written in it. Empty until the customer writes.
+    language = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [
@@ -107,6 +110,9 @@ class Message(models.Model):
     seq = models.PositiveIntegerField()
     sender = models.CharField(max_length=16, choices=Sender.choices)
     text = models.TextField()
+    # The language it is written in (a customer message: detected; the bot's and system messages:
+    # the one they answer in). Empty for messages stored before languages were recorded.
+    language = models.CharField(max_length=16, blank=True)
     # The widget's id for a customer message; a resent message with the same id is not stored twice.
     # NULL, not "", for messages without one: the uniqueness constraint below skips NULLs.
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001

@@ -14,12 +14,15 @@ from chatbot.conversations.selectors import conversation_open_for
 from chatbot.conversations.signals import customer_message_stored
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
 from chatbot.sites.models import Site
+from intents.languages import detect_language, normalise_language
+from intents.texts import TextKey, text
 from intents.types import Answer
 
-HANDOFF_REQUESTED_TEXT = (
-    "You asked for a person. We've let our team know, and someone will join this chat as soon as they can."
-)
-CONTACT_LEFT_TEXT = "Thanks. Nobody could join the chat in time, so our team will answer you by e-mail at {email}."
+# The system messages in English; the customer gets them in their language (`conversation_language`).
+HANDOFF_REQUESTED_TEXT = text("handoff_requested")
+CONTACT_LEFT_TEXT = text("contact_left")
+ESCALATED_TEXT = text("sentiment_escalated")
+REPLY_FAILED_TEXT = text("reply_failed")
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,17 @@ def message_receive(
         if existing is not None:
             return Received(existing, created=False, conversation_started=False)
         answer_by_bot = conversation.status == ConversationStatus.BOT
+        # A message without letters of its own ("ok", "2") is in the language the conversation is in.
+        language = detect_language(text, default=conversation_language(conversation))
+        if conversation.language != language:
+            conversation.language = language
+            conversation.save(update_fields=["language"])
         message = Message.objects.create(
             conversation=conversation,
             seq=_next_seq(conversation),
             sender=Sender.CUSTOMER,
             text=text,
+            language=language,
             client_id=client_id,
             # Pending until its reply is stored: if the queued task gets lost, the sweeper sees it.
             reply_pending=answer_by_bot,
@@ -149,6 +158,7 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
                 seq=_next_seq(conversation),
                 sender=Sender.BOT,
                 text=answer.text,
+                language=customer_message.language,
                 reply_to=customer_message,
                 intent=answer.intent or "",
                 confidence=answer.confidence,
@@ -185,11 +195,8 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
                     conversation=conversation, visitor_public_id=visitor.public_id
                 )
             )
-        _hand_over(conversation, HANDOFF_REQUESTED_TEXT)
+        _hand_over(conversation, "handoff_requested")
     return conversation
-
-
-ESCALATED_TEXT = "I'm sorry this isn't going well. I've asked a member of our team to join this chat."
 
 
 def conversation_escalate(*, conversation: Conversation, reason: str) -> bool:
@@ -202,7 +209,7 @@ def conversation_escalate(*, conversation: Conversation, reason: str) -> bool:
     conversation.escalation_reason = reason[:200]
     conversation.save(update_fields=["escalated_at", "escalation_reason"])
     if conversation.status == ConversationStatus.BOT and conversation.site.escalate_on_negative_sentiment:
-        _hand_over(conversation, ESCALATED_TEXT)
+        _hand_over(conversation, "sentiment_escalated")
     transaction.on_commit(
         lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="escalated")
     )
@@ -219,13 +226,28 @@ def _wait_for_human(conversation: Conversation) -> None:
     replies_pending_cancel(conversation)
 
 
-def _hand_over(conversation: Conversation, text: str) -> Message:
+def conversation_language(conversation: Conversation) -> str:
+    """The language to write to the customer in: that of their latest message, else the site's."""
+    return conversation.language or normalise_language(conversation.site.language)
+
+
+def _system_message(conversation: Conversation, key: TextKey, **fields: str) -> Message:
+    """A system message (fixed text `key`) in the customer's language; the caller holds the lock."""
+    language = conversation_language(conversation)
+    return Message.objects.create(
+        conversation=conversation,
+        seq=_next_seq(conversation),
+        sender=Sender.SYSTEM,
+        text=text(key, language).format(**fields),
+        language=language,
+    )
+
+
+def _hand_over(conversation: Conversation, key: TextKey) -> Message:
     """The bot stops answering, a system message tells the customer why, and once the transaction
     commits the status and the message are announced (the caller holds the conversation's lock)."""
     _wait_for_human(conversation)
-    notice = Message.objects.create(
-        conversation=conversation, seq=_next_seq(conversation), sender=Sender.SYSTEM, text=text
-    )
+    notice = _system_message(conversation, key)
 
     def after_commit() -> None:
         events.publish_status(conversation)
@@ -242,9 +264,6 @@ def replies_pending_cancel(conversation: Conversation) -> int:
     return Message.objects.filter(conversation=conversation, reply_pending=True).update(reply_pending=False)
 
 
-REPLY_FAILED_TEXT = "Sorry, I couldn't answer that just now. I've asked a member of our team to join this chat."
-
-
 def conversation_reply_failed(*, conversation_id: int, message_seq: int) -> bool:
     """The bot failed to answer a message CHATBOT_REPLY_MAX_ATTEMPTS times: hand the conversation
     to a person rather than leave the customer waiting. Returns whether it was handed over now."""
@@ -256,7 +275,7 @@ def conversation_reply_failed(*, conversation_id: int, message_seq: int) -> bool
         conversation.escalated_at = conversation.escalated_at or timezone.now()
         conversation.escalation_reason = conversation.escalation_reason or f"the bot failed to answer #{message_seq}"
         conversation.save(update_fields=["escalated_at", "escalation_reason"])
-        _hand_over(conversation, REPLY_FAILED_TEXT)
+        _hand_over(conversation, "reply_failed")
     return True
 
 
@@ -285,12 +304,7 @@ def contact_request_leave(*, visitor: Visitor, email: str, text: str) -> Contact
             raise NoConversation("There is no conversation yet.")
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         contact = ContactRequest.objects.create(conversation=conversation, email=email, text=text)
-        notice = Message.objects.create(
-            conversation=conversation,
-            seq=_next_seq(conversation),
-            sender=Sender.SYSTEM,
-            text=CONTACT_LEFT_TEXT.format(email=email),
-        )
+        notice = _system_message(conversation, "contact_left", email=email)
 
         def after_commit() -> None:
             events.publish_message(notice)

@@ -126,7 +126,7 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
     conversation = message.conversation
     queued_ms = (timezone.now() - message.created_at).total_seconds() * 1000
     history = [
-        Turn(sender=m.sender, text=m.text, unanswered=m.decision == "handoff")  # type: ignore[arg-type]
+        Turn(sender=m.sender, text=m.text, unanswered=m.decision == "handoff", language=m.language)  # type: ignore[arg-type]
         for m in conversation_history(
             conversation_id=conversation.pk, before_seq=message.seq, turns=settings.CHATBOT_HISTORY_TURNS
         )

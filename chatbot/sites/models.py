@@ -6,6 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from chatbot.sites.origins import InvalidOrigin, validate_allowed_origin
+from intents.languages import normalise_language
+from intents.texts import text
 
 _hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #3b5bdb.")
 
@@ -18,6 +20,21 @@ def _validate_origins(value: object) -> None:
             validate_allowed_origin(item)
         except InvalidOrigin as exc:
             raise ValidationError(str(exc)) from exc
+
+
+def _validate_languages(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValidationError('A list of language codes such as ["en", "zh-hans"].')
+
+
+def _validate_greetings(value: object) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValidationError('Greetings by language, such as {"zh-hans": "您好！有什么可以帮您？"}.')
+
+
+def _validate_terms(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValidationError('A list of names, such as ["Lumen & Loom", "Nordlys"].')
 
 
 class Plan(models.Model):
@@ -104,7 +121,33 @@ class Site(models.Model):
         default=False, help_text="Also allow pages served by this server itself (the demo page)."
     )
     greeting = models.TextField(default="Hi! How can we help you today?")
-    language = models.CharField(max_length=16, default="en")
+    language = models.CharField(
+        max_length=16, default="en", help_text="The site's default language (en, zh-hans): the widget's and the bot's."
+    )
+    languages = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_validate_languages],
+        help_text='Every language the site answers in, e.g. ["en", "zh-hans"]; empty: only its default language.',
+    )
+    greetings = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[_validate_greetings],
+        help_text=(
+            'The greeting in other languages, e.g. {"zh-hans": "您好！"}; `greeting` is the default language\'s, '
+            "and a language without one gets the built-in greeting in that language."
+        ),
+    )
+    segmentation_terms = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_validate_terms],
+        help_text=(
+            "Product and brand names Chinese word segmentation keeps whole (a custom dictionary for jieba), "
+            'e.g. ["Lumen & Loom", "北欧风羊毛毯"].'
+        ),
+    )
     primary_color = models.CharField(max_length=7, default="#3b5bdb", validators=[_hex_colour])
     text_color = models.CharField(max_length=7, default="#ffffff", validators=[_hex_colour])
     answer_threshold = models.FloatField(
@@ -140,11 +183,31 @@ class Site(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
 
-    def widget_settings(self) -> dict[str, str]:
+    @property
+    def served_languages(self) -> list[str]:
+        """The languages the site answers in, its default first."""
+        default = normalise_language(self.language)
+        others = [normalise_language(code) for code in self.languages if normalise_language(code) != default]
+        return [default, *dict.fromkeys(others)]
+
+    def greeting_for(self, language: str) -> str:
+        """The greeting in `language`: the site's own, else the built-in one in that language."""
+        language = normalise_language(language)
+        own: dict[str, str] = {normalise_language(k): v for k, v in self.greetings.items() if v.strip()}
+        if language in own:
+            return own[language]
+        if language == normalise_language(self.language):
+            return self.greeting
+        return text("greeting", language)
+
+    def widget_settings(self) -> dict[str, object]:
         return {
             "name": self.name,
             "greeting": self.greeting,
             "color": self.primary_color,
             "text_color": self.text_color,
-            "language": self.language,
+            "language": normalise_language(self.language),
+            # The widget greets a visitor whose browser prefers another served language in it.
+            "languages": self.served_languages,
+            "greetings": {language: self.greeting_for(language) for language in self.served_languages},
         }

@@ -85,3 +85,8 @@ def test_the_gates_fixed_replies_follow_the_customers_language() -> None:
     assert _final(responder, [Turn("customer", "火星天气怎么样", language=CHINESE)]).text == text("not_sure", CHINESE)
     assert _final(responder, [Turn("customer", "weather on mars")]).text == text("not_sure", ENGLISH)
     assert _final(responder, [Turn("customer", "我想退货", language=CHINESE)]).text == "30天内可以退货。"
+
+
+def test_a_sentence_in_latin_letters_in_a_chinese_conversation_is_english() -> None:
+    assert detect_language("Sorry, how much is shipping?", default=CHINESE) == ENGLISH
+    assert detect_language("thanks", default=CHINESE) == CHINESE
