@@ -14,7 +14,9 @@ urlpatterns = [
     path("console/analytics/", include("chatbot.analytics.urls")),
     path("console/exports/", include("chatbot.exports.urls")),
     path("console/learning/", include("chatbot.learning.urls")),
-    # The REST API (transcript export for analytics pipelines), authenticated by API tokens.
+    # The REST API v1 (django-ninja: chat, knowledge, transcripts, usage; schema and docs), by API key.
+    path("api/v1/", include("chatbot.api.urls")),
+    # The transcript export for analytics pipelines, authenticated by console users' API tokens.
     path("api/v1/", include("chatbot.exports.api_urls")),
     # Other versions and paths under /api/: the API's JSON 404.
     re_path(r"^api(?:/(?P<path>.*))?$", export_api.not_found),

@@ -14,7 +14,13 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatbot.conversations import events, services
-from chatbot.conversations.delivery import REFUSED, ConversationSocket, database_sync_to_async
+from chatbot.conversations.delivery import (
+    REFUSED,
+    ConversationSocket,
+    database_sync_to_async,
+    message_frames_after,
+    status_frame_read,
+)
 from chatbot.conversations.frames import (
     PROTOCOL_VERSION,
     ContactFrame,
@@ -30,8 +36,7 @@ from chatbot.conversations.frames import (
     parse_client_frame,
 )
 from chatbot.conversations.limits import Event, client_address, limit_take, limited_message
-from chatbot.conversations.models import Conversation, ConversationStatus, Visitor
-from chatbot.conversations.selectors import messages_after
+from chatbot.conversations.models import ConversationStatus, Visitor
 from chatbot.conversations.tokens import visitor_token_read
 from chatbot.sites.models import Site
 from chatbot.sites.origins import origin_allowed
@@ -62,17 +67,8 @@ def _site_get(key: str) -> Site | None:
     return Site.objects.filter(key=key, is_active=True).first()
 
 
-@database_sync_to_async
-def _frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None = None) -> list[dict[str, Any]]:
-    return [
-        message_frame(m)
-        for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
-    ]
-
-
-@database_sync_to_async
-def _status_frame(conversation_id: int) -> dict[str, Any]:
-    return events.status_frame(Conversation.objects.get(pk=conversation_id))
+_frames_after = message_frames_after
+_status_frame = status_frame_read
 
 
 class ChatConsumer(ConversationSocket):

@@ -19,6 +19,9 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatbot.conversations import events
+from chatbot.conversations.frames import message_frame
+from chatbot.conversations.models import Conversation
+from chatbot.conversations.selectors import messages_after
 
 REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
 
@@ -38,6 +41,21 @@ def database_sync_to_async(function: Callable[..., _Result]) -> Callable[..., Aw
     so frames of one connection are handled in order.
     """
     return DatabaseSyncToAsync(function, thread_sensitive=False)  # type: ignore[no-any-return]
+
+
+@database_sync_to_async
+def message_frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None = None) -> list[Frame]:
+    """The widget's `message` frames of a conversation's messages after `after_seq` (up to `up_to_seq`)."""
+    return [
+        message_frame(m)
+        for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
+    ]
+
+
+@database_sync_to_async
+def status_frame_read(conversation_id: int) -> Frame:
+    """The conversation's `status` frame as it is now."""
+    return events.status_frame(Conversation.objects.get(pk=conversation_id))
 
 
 class Delivery:

@@ -152,5 +152,6 @@ def quota_for(*, organisation_id: int, limit: int | None, today: date | None = N
 
 def site_quota(*, site: Site) -> Quota:
     """The quota of the site's organisation, read through its plan."""
-    plan = site.organisation.plan
-    return quota_for(organisation_id=site.organisation_id, limit=plan.monthly_answer_quota if plan else None)
+    organisation = site.organisation
+    plan = organisation.plan
+    return quota_for(organisation_id=organisation.pk, limit=plan.monthly_answer_quota if plan else None)

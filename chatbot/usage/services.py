@@ -22,7 +22,7 @@ def usage_add(*, site_id: int, counts: Mapping[str, int], day: date | None = Non
     table = connection.ops.quote_name(UsageCounter._meta.db_table)
     # Rows in metric order: two writers of the same metrics lock them in the same order (no deadlock).
     values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    params: list[object] = []
+    params: list[int | str | date] = []
     for metric, n in rows:
         params += [site_id, day, metric, n]
     sql = (

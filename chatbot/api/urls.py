@@ -1,0 +1,52 @@
+"""The API's URLs, with every 405 answered in the API's JSON error shape too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path
+
+from chatbot.api.api import api
+from chatbot.api.errors import error_response
+
+
+def _json_405(response: HttpResponseBase) -> HttpResponseBase:
+    if isinstance(response, HttpResponseNotAllowed):
+        allowed = response["Allow"]
+        response = error_response(405, "method_not_allowed", f"Use {allowed}.")
+        response["Allow"] = allowed
+    return response
+
+
+def _wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return _json_405(await view(request, *args, **kwargs))
+
+        return async_view
+
+    @wraps(view)
+    def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return _json_405(view(request, *args, **kwargs))
+
+    return sync_view
+
+
+def _patterns() -> list[URLPattern]:
+    # ninja's URLs are flat URLPatterns, one per path.
+    return [
+        path(str(p.pattern), _wrap(p.callback), p.default_args, p.name)
+        for p in api.urls[0]
+        if isinstance(p, URLPattern)
+    ]
+
+
+urlpatterns = _patterns()
+app_name = "api_v1"
