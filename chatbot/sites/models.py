@@ -22,19 +22,14 @@ def _validate_origins(value: object) -> None:
             raise ValidationError(str(exc)) from exc
 
 
-def _validate_languages(value: object) -> None:
+def _validate_strings(value: object) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise ValidationError('A list of language codes such as ["en", "zh-hans"].')
+        raise ValidationError('A list of words, such as ["en", "zh-hans"] or ["Lumen & Loom"].')
 
 
 def _validate_greetings(value: object) -> None:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError('Greetings by language, such as {"zh-hans": "您好！有什么可以帮您？"}.')
-
-
-def _validate_terms(value: object) -> None:
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise ValidationError('A list of names, such as ["Lumen & Loom", "Nordlys"].')
 
 
 class Plan(models.Model):
@@ -127,7 +122,7 @@ class Site(models.Model):
     languages = models.JSONField(
         default=list,
         blank=True,
-        validators=[_validate_languages],
+        validators=[_validate_strings],
         help_text='Every language the site answers in, e.g. ["en", "zh-hans"]; empty: only its default language.',
     )
     greetings = models.JSONField(
@@ -142,7 +137,7 @@ class Site(models.Model):
     segmentation_terms = models.JSONField(
         default=list,
         blank=True,
-        validators=[_validate_terms],
+        validators=[_validate_strings],
         help_text=(
             "Product and brand names Chinese word segmentation keeps whole (a custom dictionary for jieba), "
             'e.g. ["Lumen & Loom", "北欧风羊毛毯"].'

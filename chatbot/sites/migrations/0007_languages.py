@@ -19,12 +19,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='site',
             name='languages',
-            field=models.JSONField(blank=True, default=list, help_text='Every language the site answers in, e.g. ["en", "zh-hans"]; empty: only its default language.', validators=[chatbot.sites.models._validate_languages]),
+            field=models.JSONField(blank=True, default=list, help_text='Every language the site answers in, e.g. ["en", "zh-hans"]; empty: only its default language.', validators=[chatbot.sites.models._validate_strings]),
         ),
         migrations.AddField(
             model_name='site',
             name='segmentation_terms',
-            field=models.JSONField(blank=True, default=list, help_text='Product and brand names Chinese word segmentation keeps whole (a custom dictionary for jieba), e.g. ["Lumen & Loom", "北欧风羊毛毯"].', validators=[chatbot.sites.models._validate_terms]),
+            field=models.JSONField(blank=True, default=list, help_text='Product and brand names Chinese word segmentation keeps whole (a custom dictionary for jieba), e.g. ["Lumen & Loom", "北欧风羊毛毯"].', validators=[chatbot.sites.models._validate_strings]),
         ),
         migrations.AlterField(
             model_name='site',
