@@ -1,6 +1,8 @@
 """Who may see and do what in the console: staff sign in with Django auth (and a second factor
-where they have one or the settings require it), and their Operator record says their role and
-sites. A superuser without one is treated as an admin."""
+where they have one or the settings require it), and their Operator record says their
+organisation, role and sites. Everything an operator sees is scoped to their organisation: an
+admin sees all its sites, an operator the ones of it they are given, and nobody anything of
+another organisation. A superuser without a record is made an admin of the default organisation."""
 
 from __future__ import annotations
 
@@ -46,9 +48,10 @@ def console_operator(user: Any, session: Mapping[str, Any]) -> Operator | None:
 
 
 def sites_for(operator: Operator) -> QuerySet[Site]:
-    if operator.is_admin:
-        return Site.objects.all()
-    return operator.sites.all()
+    """The sites `operator` works on, never outside their organisation (a site given to an operator
+    and later moved to another organisation drops out)."""
+    own = Site.objects.filter(organisation_id=operator.organisation_id)
+    return own if operator.is_admin else own.filter(operators=operator)
 
 
 def site_ids_for(operator: Operator) -> set[int]:
@@ -60,7 +63,7 @@ def conversations_for(operator: Operator) -> QuerySet[Conversation]:
 
 
 def can_access_site(operator: Operator, site_id: int) -> bool:
-    return operator.is_admin or operator.sites.filter(pk=site_id).exists()
+    return sites_for(operator).filter(pk=site_id).exists()
 
 
 def two_factor_redirect(request: HttpRequest) -> HttpResponseBase:
@@ -74,9 +77,10 @@ def two_factor_redirect(request: HttpRequest) -> HttpResponseBase:
     return redirect("console:two_factor")
 
 
-def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
-    """A console page: signed in (else to the login page), an operator (else 403), and for
-    `admin_only` pages an admin. The view finds the operator on `request.operator`."""
+def console_view(*, admin_only: bool = False, platform_only: bool = False) -> Callable[[_View], _View]:
+    """A console page: signed in (else to the login page), an operator (else 403), for
+    `admin_only` pages an admin (of their organisation), for `platform_only` ones the install's own
+    staff (`Operator.is_platform_staff`). The view finds the operator on `request.operator`."""
 
     def decorate(view: _View) -> _View:
         @wraps(view)
@@ -88,6 +92,8 @@ def console_view(*, admin_only: bool = False) -> Callable[[_View], _View]:
                 return two_factor_redirect(request)
             if admin_only and not operator.is_admin:
                 raise PermissionDenied("Only admins can do this.")
+            if platform_only and not operator.is_platform_staff:
+                raise PermissionDenied("Only the staff of this install can do this.")
             request.operator = operator  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 

@@ -13,8 +13,8 @@ class OperatorAdmin(admin.ModelAdmin[Operator]):
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin[CannedResponse]):
-    list_display = ("shortcut", "title", "site")
-    list_filter = ("site",)
+    list_display = ("shortcut", "title", "organisation", "site")
+    list_filter = ("organisation", "site")
     search_fields = ("shortcut", "title", "text")
 
 

@@ -4,10 +4,11 @@ internal notes."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from chatbot.conversations.models import Conversation
-from chatbot.sites.models import Organisation, Site, default_organisation_id
+from chatbot.sites.models import DEFAULT_ORGANISATION_SLUG, Organisation, Site, default_organisation_id
 
 
 class Role(models.TextChoices):
@@ -43,17 +44,29 @@ class Operator(models.Model):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def is_platform_staff(self) -> bool:
+        """Whoever runs the install itself: a superuser, or an admin of the default organisation
+        (a single-tenant install's own staff). Only they retrain the models every organisation
+        shares, from every organisation's logs."""
+        if self.user.is_superuser:
+            return True
+        return self.is_admin and self.organisation.slug == DEFAULT_ORGANISATION_SLUG
+
 
 class CannedResponse(models.Model):
     """A ready answer an operator inserts with its shortcut (e.g. `/refund`)."""
 
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, default=default_organisation_id, related_name="canned_responses"
+    )
     site = models.ForeignKey(
         Site,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="canned_responses",
-        help_text="Empty: available on every site.",
+        help_text="Empty: available on every site of the organisation.",
     )
     shortcut = models.SlugField(max_length=40)
     title = models.CharField(max_length=200)
@@ -65,6 +78,10 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+    def clean(self) -> None:
+        if self.site is not None and self.site.organisation_id != self.organisation_id:
+            raise ValidationError({"site": "The site is of another organisation."})
 
 
 class Note(models.Model):

@@ -45,7 +45,9 @@ from chatbot.console.two_factor import (
 def inbox(request: HttpRequest) -> HttpResponse:
     operator = request.operator  # type: ignore[attr-defined]
     sites = list(sites_for(operator).order_by("name"))
-    canned = CannedResponse.objects.filter(site__in=sites) | CannedResponse.objects.filter(site__isnull=True)
+    canned = CannedResponse.objects.filter(site__in=sites) | CannedResponse.objects.filter(
+        site__isnull=True, organisation_id=operator.organisation_id
+    )
     context = {
         "nav": "inbox",
         "sites": sites,

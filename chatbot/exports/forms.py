@@ -17,11 +17,16 @@ class ApiTokenForm(forms.Form):
         help_text="The token exports exactly the sites this console account may see.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organisation_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["user"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = get_user_model().objects.filter(is_active=True, operator__isnull=False).order_by("username")
+        # Only the console accounts of the admin's own organisation.
+        field.queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, operator__organisation_id=organisation_id)
+            .order_by("username")
+        )
 
 
 class VisitorRequestForm(forms.Form):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -313,13 +313,17 @@ def export_filename(*, export_format: ExportFormat, site_keys: list[str]) -> str
     return f"{prefix}{kind}-{timezone.localdate().isoformat()}.{extension}"
 
 
-def visitor_get(*, public_id: str) -> Visitor | None:
-    """The visitor with this public id (a UUID), or None, also when `public_id` is not a UUID."""
+def visitor_get(*, public_id: str, site_ids: Collection[int] | None = None) -> Visitor | None:
+    """The visitor with this public id (a UUID), or None, also when `public_id` is not a UUID or
+    the visitor is of none of `site_ids` (None: any site, for the command line)."""
     try:
         parsed = uuid.UUID(public_id.strip())
     except (ValueError, AttributeError):
         return None
-    return Visitor.objects.select_related("site").filter(public_id=parsed).first()
+    visitors = Visitor.objects.select_related("site").filter(public_id=parsed)
+    if site_ids is not None:
+        visitors = visitors.filter(site_id__in=list(site_ids))
+    return visitors.first()
 
 
 def visitor_data_export(*, visitor: Visitor) -> dict[str, Any]:

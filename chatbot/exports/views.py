@@ -8,12 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chatbot.console.access import console_view, sites_for
+from chatbot.console.access import console_view, site_ids_for, sites_for
 from chatbot.console.models import Operator
 from chatbot.conversations.models import ConversationStatus
 from chatbot.exports.filters import (
@@ -71,11 +72,18 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
         "erase_confirmation": ERASE_CONFIRMATION,
     }
     if operator.is_admin:
-        context["tokens"] = ApiToken.objects.select_related("user")[:200]
-        context.setdefault("token_form", ApiTokenForm(initial={"user": operator.user_id}))
+        context["tokens"] = _tokens_for(operator).select_related("user")[:200]
+        context.setdefault(
+            "token_form", ApiTokenForm(initial={"user": operator.user_id}, organisation_id=operator.organisation_id)
+        )
         context.setdefault("visitor_form", VisitorRequestForm())
     context.update(extra)
     return render(request, "console/exports/index.html", context, status=status)
+
+
+def _tokens_for(operator: Operator) -> QuerySet[ApiToken]:
+    """The API tokens of the console accounts of `operator`'s organisation."""
+    return ApiToken.objects.filter(user__operator__organisation_id=operator.organisation_id)
 
 
 FORMAT_LABELS = {
@@ -117,7 +125,8 @@ def download(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 @console_view(admin_only=True)
 def token_create(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST)
+    operator: Operator = request.operator  # type: ignore[attr-defined]
+    form = ApiTokenForm(request.POST, organisation_id=operator.organisation_id)
     if not form.is_valid():
         return _page(request, status=400, token_form=form)
     token, key = api_token_create(user=form.cleaned_data["user"], name=form.cleaned_data["name"])
@@ -130,7 +139,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 @console_view(admin_only=True)
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = api_token_revoke(token=get_object_or_404(ApiToken, pk=token_id))
+    token = api_token_revoke(token=get_object_or_404(_tokens_for(request.operator), pk=token_id))  # type: ignore[attr-defined]
     messages.success(request, f"Token {token.name} ({token.prefix}…) revoked.")
     return redirect("exports:index")
 
@@ -141,7 +150,10 @@ def visitor_request(request: HttpRequest) -> HttpResponse:
     form = VisitorRequestForm(request.POST)
     if not form.is_valid():
         return _page(request, status=400, visitor_form=form)
-    visitor = visitor_get(public_id=str(form.cleaned_data["visitor"]))
+    visitor = visitor_get(
+        public_id=str(form.cleaned_data["visitor"]),
+        site_ids=site_ids_for(request.operator),  # type: ignore[attr-defined]
+    )
     if visitor is None:
         form.add_error("visitor", "No visitor with this id (or their data was already erased).")
         return _page(request, status=404, visitor_form=form)

@@ -1,6 +1,7 @@
-"""Console pages of the learning loop (admins): start a retraining run, watch its progress, read
-each run's report (data set, golden-set figures of candidate and active model, the decision) and
-download the data set it trained on."""
+"""Console pages of the learning loop, for the install's own staff (`Operator.is_platform_staff`:
+the models it trains are shared by every organisation and learn from all their logs): start a
+retraining run, watch its progress, read each run's report (data set, golden-set figures of
+candidate and active model, the decision) and download the data set it trained on."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ RUNS_SHOWN = 20
 
 
 @require_GET
-@console_view(admin_only=True)
+@console_view(platform_only=True)
 def learning_index(request: HttpRequest) -> HttpResponse:
     runs = list(training_runs_list(limit=RUNS_SHOWN))
     active = ModelVersion.objects.filter(is_active=True).order_by("kind", "scope")
@@ -51,7 +52,7 @@ def learning_index(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@console_view(admin_only=True)
+@console_view(platform_only=True)
 def learning_retrain(request: HttpRequest) -> HttpResponse:
     kinds = [k for k in request.POST.getlist("kinds") if k in KINDS]
     site = None
@@ -70,7 +71,7 @@ def learning_retrain(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@console_view(admin_only=True)
+@console_view(platform_only=True)
 def learning_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
     run = get_object_or_404(TrainingRun, pk=run_id)
     return JsonResponse(run_status(run))
@@ -105,7 +106,7 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
 
 
 @require_GET
-@console_view(admin_only=True)
+@console_view(platform_only=True)
 def learning_run_dataset(request: HttpRequest, run_id: int) -> FileResponse:
     run = get_object_or_404(TrainingRun, pk=run_id)
     path = Path(run.dataset_path) if run.dataset_path else None

@@ -112,7 +112,9 @@ class Command(BaseCommand):
     def _canned_responses(self, site: Site) -> None:
         for shortcut, title, text in DEMO_CANNED:
             CannedResponse.objects.update_or_create(
-                site=site, shortcut=shortcut, defaults={"title": title, "text": text}
+                site=site,
+                shortcut=shortcut,
+                defaults={"organisation": site.organisation, "title": title, "text": text},
             )
 
 
