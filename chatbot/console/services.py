@@ -14,7 +14,7 @@ from django.utils import timezone
 from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender
-from chatbot.conversations.services import replies_pending_cancel
+from chatbot.conversations.services import conversation_closed_announce, message_announce, replies_pending_cancel
 
 
 class ConsoleActionError(Exception):
@@ -49,8 +49,10 @@ def _announce(conversation: Conversation, *messages: Message, kind: str = "statu
     def after_commit() -> None:
         events.publish_status(conversation)
         for message in messages:
-            events.publish_message(message)
+            message_announce(message)
         events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind=kind)
+        if conversation.status == ConversationStatus.CLOSED:
+            conversation_closed_announce(conversation)
 
     transaction.on_commit(after_commit)
 
@@ -111,7 +113,7 @@ def operator_message_send(
             author=operator.user,
             author_name=operator.name,
         )
-        transaction.on_commit(lambda: events.publish_message(message, site_id=conversation.site_id))
+        transaction.on_commit(lambda: message_announce(message, site_id=conversation.site_id))
     return message
 
 

@@ -11,7 +11,14 @@ from django.utils import timezone
 from chatbot.conversations import events
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender, Visitor
 from chatbot.conversations.selectors import conversation_open_for
-from chatbot.conversations.signals import customer_message_stored
+from chatbot.conversations.signals import (
+    conversation_closed,
+    conversation_created,
+    conversation_handed_off,
+    conversation_rated,
+    customer_message_stored,
+    message_stored,
+)
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
 from chatbot.sites.models import Site
 from intents.languages import detect_language, normalise_language
@@ -84,10 +91,27 @@ def conversation_start(*, site: Site, page_url: str = "", user_agent: str = "") 
     with transaction.atomic():
         visitor = Visitor.objects.create(site=site)
         conversation, _ = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
-        transaction.on_commit(
-            lambda: events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
-        )
+        transaction.on_commit(lambda: conversation_started_announce(conversation=conversation, visitor=visitor))
     return conversation
+
+
+def conversation_started_announce(*, conversation: Conversation, visitor: Visitor) -> None:
+    """Tell the consoles and the listeners of `conversation_created` of a new conversation (once
+    its transaction committed)."""
+    events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
+    conversation_created.send(sender=Conversation, conversation=conversation)
+
+
+def message_announce(message: Message, *, site_id: int | None = None) -> None:
+    """Publish a newly stored message to its sockets and tell the listeners of `message_stored`
+    (once its transaction committed; a message published again is not announced again)."""
+    events.publish_message(message, site_id=site_id)
+    message_stored.send(sender=Message, message=message)
+
+
+def conversation_closed_announce(conversation: Conversation) -> None:
+    """Tell the listeners of `conversation_closed` (once the close committed)."""
+    conversation_closed.send(sender=Conversation, conversation=conversation)
 
 
 def _next_seq(conversation: Conversation) -> int:
@@ -128,8 +152,8 @@ def message_receive(
 
         def after_commit() -> None:
             if started:
-                events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
-            events.publish_message(message, site_id=conversation.site_id)
+                conversation_started_announce(conversation=conversation, visitor=visitor)
+            message_announce(message, site_id=conversation.site_id)
             customer_message_stored.send(sender=Message, message=message)
 
         transaction.on_commit(after_commit)
@@ -172,9 +196,10 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
             )
 
             def after_commit() -> None:
-                events.publish_message(reply, site_id=conversation.site_id)
+                message_announce(reply, site_id=conversation.site_id)
                 if answer.escalate:
                     events.publish_status(conversation)
+                    conversation_handed_off.send(sender=Conversation, conversation=conversation, reason="bot")
 
             transaction.on_commit(after_commit)
             return reply
@@ -190,11 +215,7 @@ def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_a
         if conversation.status != ConversationStatus.BOT:
             return conversation
         if started:
-            transaction.on_commit(
-                lambda: events.publish_conversation_started(
-                    conversation=conversation, visitor_public_id=visitor.public_id
-                )
-            )
+            transaction.on_commit(lambda: conversation_started_announce(conversation=conversation, visitor=visitor))
         _hand_over(conversation, "handoff_requested")
     return conversation
 
@@ -251,10 +272,21 @@ def _hand_over(conversation: Conversation, key: TextKey) -> Message:
 
     def after_commit() -> None:
         events.publish_status(conversation)
-        events.publish_message(notice)
+        message_announce(notice)
+        conversation_handed_off.send(
+            sender=Conversation, conversation=conversation, reason=_HANDOFF_REASONS.get(key, key)
+        )
 
     transaction.on_commit(after_commit)
     return notice
+
+
+# Why a conversation was handed to a person, by the system message that tells the customer.
+_HANDOFF_REASONS: dict[str, str] = {
+    "handoff_requested": "customer_request",
+    "sentiment_escalated": "sentiment",
+    "reply_failed": "reply_failed",
+}
 
 
 def replies_pending_cancel(conversation: Conversation) -> int:
@@ -307,7 +339,7 @@ def contact_request_leave(*, visitor: Visitor, email: str, text: str) -> Contact
         notice = _system_message(conversation, "contact_left", email=email)
 
         def after_commit() -> None:
-            events.publish_message(notice)
+            message_announce(notice)
             events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="contact")
 
         transaction.on_commit(after_commit)
@@ -320,7 +352,10 @@ def conversation_rate(*, visitor: Visitor, conversation_id: int, score: int) -> 
     if not updated:
         raise NoConversation("That conversation is not yours to rate.")
     conversation = Conversation.objects.get(pk=conversation_id)
-    transaction.on_commit(
-        lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="rating")
-    )
+
+    def after_commit() -> None:
+        events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="rating")
+        conversation_rated.send(sender=Conversation, conversation=conversation, score=score)
+
+    transaction.on_commit(after_commit)
     return conversation
