@@ -118,13 +118,13 @@ def conversation_create(request: HttpRequest, payload: ConversationIn | None = N
     return Status(201, _conversation_out(conversation))
 
 
-@router.get("/conversations/{conversation_id}", response=ConversationOut, summary="A conversation")
+@router.get("/conversations/{int:conversation_id}", response=ConversationOut, summary="A conversation")
 def conversation_get(request: HttpRequest, conversation_id: int) -> ConversationOut:
     return _conversation_out(conversation_of(key_of(request), conversation_id))
 
 
 @router.post(
-    "/conversations/{conversation_id}/messages",
+    "/conversations/{int:conversation_id}/messages",
     response={202: Accepted},
     summary="Send the customer's message",
     description="Stored before it is acknowledged; the bot's reply follows on /messages and /events. "
@@ -155,7 +155,7 @@ def _message_out(message: Message) -> dict[str, Any]:
     }
 
 
-@router.get("/conversations/{conversation_id}/messages", response=MessagesOut, summary="Messages after a seq")
+@router.get("/conversations/{int:conversation_id}/messages", response=MessagesOut, summary="Messages after a seq")
 def message_list(
     request: HttpRequest,
     conversation_id: int,
@@ -167,7 +167,7 @@ def message_list(
     return {"results": [_message_out(m) for m in messages]}
 
 
-@router.post("/conversations/{conversation_id}/handoff", response=HandoffOut, summary="Ask for a person")
+@router.post("/conversations/{int:conversation_id}/handoff", response=HandoffOut, summary="Ask for a person")
 def handoff(request: HttpRequest, conversation_id: int) -> HandoffOut:
     conversation = conversation_of(key_of(request), conversation_id)
     _open(conversation)
@@ -227,7 +227,7 @@ async def event_stream(conversation_id: int, after_seq: int) -> AsyncIterator[st
 
 
 @router.get(
-    "/conversations/{conversation_id}/events",
+    "/conversations/{int:conversation_id}/events",
     summary="Live frames (Server-Sent Events)",
     description="text/event-stream of `message` (id: its seq), `token` and `status` events, as the widget's "
     "websocket sends them. Resume after a drop with the Last-Event-ID header (or after_seq).",

@@ -96,7 +96,7 @@ def faq_list(
     return {"results": list(entries[offset : offset + limit]), "count": entries.count()}
 
 
-@router.get("/faq/{faq_id}", response=FaqOut, summary="One FAQ entry")
+@router.get("/faq/{int:faq_id}", response=FaqOut, summary="One FAQ entry")
 def faq_get(request: HttpRequest, faq_id: int) -> FaqEntry:
     return _entry(key_of(request), faq_id)
 
@@ -121,17 +121,17 @@ def _update(request: HttpRequest, faq_id: int, fields: dict[str, Any]) -> FaqEnt
     return faq_entry_save(site=api_key.site, entry=entry, **(current | fields))
 
 
-@router.put("/faq/{faq_id}", response=FaqOut, summary="Replace an FAQ entry")
+@router.put("/faq/{int:faq_id}", response=FaqOut, summary="Replace an FAQ entry")
 def faq_replace(request: HttpRequest, faq_id: int, payload: FaqIn) -> FaqEntry:
     return _update(request, faq_id, payload.dict())
 
 
-@router.patch("/faq/{faq_id}", response=FaqOut, summary="Change some fields of an FAQ entry")
+@router.patch("/faq/{int:faq_id}", response=FaqOut, summary="Change some fields of an FAQ entry")
 def faq_patch(request: HttpRequest, faq_id: int, payload: FaqPatch) -> FaqEntry:
     return _update(request, faq_id, payload.dict(exclude_unset=True, exclude_none=True))
 
 
-@router.delete("/faq/{faq_id}", response={204: None}, summary="Delete an FAQ entry")
+@router.delete("/faq/{int:faq_id}", response={204: None}, summary="Delete an FAQ entry")
 def faq_remove(request: HttpRequest, faq_id: int) -> Status[None]:
     faq_entry_delete(entry=_entry(key_of(request), faq_id))
     return Status(204, None)

@@ -10,6 +10,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
 
 from chatbot.api.api import api
 from chatbot.api.errors import error_response
@@ -39,10 +40,16 @@ def _wrap(view: Callable[..., Any]) -> Callable[..., Any]:
     return sync_view
 
 
+@csrf_exempt
+def _root(request: HttpRequest) -> HttpResponseBase:
+    return error_response(404, "not_found", "No such API endpoint; see /api/v1/docs.")
+
+
 def _patterns() -> list[URLPattern]:
-    # ninja's URLs are flat URLPatterns, one per path.
+    # ninja's URLs are flat URLPatterns, one per path. Its root (/api/v1/, a bare page ninja
+    # reverses for the schema's server URL) answers the API's JSON 404 like any unknown path.
     return [
-        path(str(p.pattern), _wrap(p.callback), p.default_args, p.name)
+        path(str(p.pattern), _root if p.name == "api-root" else _wrap(p.callback), p.default_args, p.name)
         for p in api.urls[0]
         if isinstance(p, URLPattern)
     ]
