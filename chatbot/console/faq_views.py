@@ -7,6 +7,7 @@ every site and may also delete entries."""
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,10 @@ from chatbot.console.models import Operator
 from chatbot.knowledge.faq_csv import FaqCsvError, faq_csv_import, faq_csv_read, faq_csv_write
 from chatbot.knowledge.forms import QUESTION_MAX, FaqEntryForm, FaqImportForm, PeriodForm
 from chatbot.knowledge.models import FaqEntry
-from chatbot.knowledge.selectors import faq_counts, faq_entries_find
+from chatbot.knowledge.selectors import faq_counts, faq_entries_find, faq_entry_as_json
 from chatbot.knowledge.services import faq_entry_active_set, faq_entry_delete, faq_entry_save
 from chatbot.sites.models import Site
+from intents.languages import LANGUAGE_NAMES
 
 if TYPE_CHECKING:
     from chatbot.console.unanswered import UnansweredCluster, UnansweredQuestion
@@ -89,15 +91,21 @@ def faq_list(request: HttpRequest) -> HttpResponse:
     if status not in STATUSES:
         status = "all"
     scope = faq_entries_find(site_ids=[s.pk for s in sites], query=query, site_id=site.pk if site else None)
+    language = request.GET.get("language", "").strip()[:16]
+    if language:
+        scope = scope.filter(language=language)
     entries = scope if status == "all" else scope.filter(is_active=status == "active")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    filters = {k: v for k, v in (("q", query), ("site", site.pk if site else ""), ("status", status)) if v}
+    named = (("q", query), ("site", site.pk if site else ""), ("status", status), ("language", language))
+    filters = {k: v for k, v in named if v}
     context = {
         "nav": "knowledge",
         "sites": sites,
         "site": site,
         "query": query,
         "status": status,
+        "language": language,
+        "languages": LANGUAGE_NAMES,
         "counts": faq_counts(scope),
         "page": page,
         "rows": [(entry, entry.embedded_hash == entry.content_hash()) for entry in page],
@@ -143,13 +151,16 @@ def faq_create(request: HttpRequest) -> HttpResponse:
                 alternatives=data["alternatives"],
                 tags=data["tags"],
                 is_active=data["is_active"],
+                language=data["language"] or None,
             )
             _saved(request, entry, "Created")
             return redirect(_next_url(request, reverse("knowledge:faq_list")))
         return _form_page(request, form, None, status=400)
     source = request.POST if request.method == "POST" else request.GET
     initial: dict[str, Any] = {"is_active": True}
-    initial.update({k: source[k] for k in ("site", "question", "alternatives", "answer", "tags") if k in source})
+    initial.update(
+        {k: source[k] for k in ("site", "question", "alternatives", "answer", "tags", "language") if k in source}
+    )
     return _form_page(request, FaqEntryForm(initial=initial, sites=sites), None)
 
 
@@ -170,6 +181,7 @@ def faq_edit(request: HttpRequest, entry_id: int) -> HttpResponse:
                 alternatives=data["alternatives"],
                 tags=data["tags"],
                 is_active=data["is_active"],
+                language=data["language"] or None,
             )
             _saved(request, entry, "Saved")
             return redirect(_next_url(request, reverse("knowledge:faq_list")))
@@ -201,7 +213,8 @@ def faq_delete(request: HttpRequest, entry_id: int) -> HttpResponse:
 @require_GET
 @console_view()
 def faq_export(request: HttpRequest) -> HttpResponse:
-    """One site's entries as CSV (see `faq_csv`): the site chosen, or the operator's only one."""
+    """One site's entries as CSV (see `faq_csv`), or with `format=json` as JSON: the site chosen,
+    or the operator's only one."""
     operator = _operator(request)
     site = _site_param(request, operator)
     if site is None:
@@ -210,9 +223,17 @@ def faq_export(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Choose the site whose entries to export.")
             return redirect("knowledge:faq_list")
         site = sites[0]
+    entries = FaqEntry.objects.filter(site=site).defer("embedding").order_by("id")
+    if request.GET.get("format") == "json":
+        # The shape `manage.py faq_import` reads, so an export loads into another site as it is.
+        body = json.dumps([faq_entry_as_json(entry) for entry in entries], ensure_ascii=False, indent=2)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        filename = f"faq-{site.key}-{timezone.localdate():%Y%m%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
     buffer = io.StringIO()
     buffer.write("\ufeff")  # a byte-order mark, so spreadsheet programs read the file as UTF-8
-    faq_csv_write(FaqEntry.objects.filter(site=site).defer("embedding").order_by("id"), buffer)
+    faq_csv_write(entries, buffer)
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     filename = f"faq-{site.key}-{timezone.localdate():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

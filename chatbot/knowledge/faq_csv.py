@@ -1,8 +1,10 @@
 """FAQ entries as CSV, for editing in a spreadsheet: export, and an import that checks every row
 before it changes anything.
 
-Columns: id, question, alternatives (joined by " | "), answer, tags (joined by ", "), is_active.
-Only question and answer are required; a column left out keeps the values of the entries updated.
+Columns: id, question, alternatives (joined by " | "), answer, tags (joined by ", "), language
+(`en`, `zh-hans`; `zh` and `zh-CN` are read as `zh-hans`), is_active. Only question and answer are
+required; a column left out keeps the values of the entries updated (a new entry is in the site's
+language).
 A cell a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return,
 or a Unicode look-alike of one of those, behind blanks or not: chatbot.csv_safety) is written
 with a leading apostrophe, as OWASP advises against CSV injection; the import takes that
@@ -24,8 +26,9 @@ from chatbot.knowledge.forms import FaqEntryForm
 from chatbot.knowledge.models import FaqEntry
 from chatbot.knowledge.services import faq_entry_write, faq_refresh_after_commit
 from chatbot.sites.models import Site
+from intents.languages import normalise_language
 
-COLUMNS = ("id", "question", "alternatives", "answer", "tags", "is_active")
+COLUMNS = ("id", "question", "alternatives", "answer", "tags", "language", "is_active")
 REQUIRED_COLUMNS = ("question", "answer")
 ALTERNATIVES_SEPARATOR = " | "
 TAGS_SEPARATOR = ", "
@@ -52,6 +55,7 @@ class FaqCsvRow:
     alternatives: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     is_active: bool | None = None  # empty cell or no column: an entry keeps its state, a new one is active
+    language: str = ""  # empty cell or no column: an entry keeps its language, a new one gets the site's
 
 
 def _formula(value: str) -> bool:
@@ -79,6 +83,7 @@ def faq_csv_write(entries: Iterable[FaqEntry], stream: TextIO) -> None:
             ALTERNATIVES_SEPARATOR.join(entry.alternatives),
             entry.answer,
             TAGS_SEPARATOR.join(entry.tags),
+            entry.language,
             "true" if entry.is_active else "false",
         ]
         writer.writerow([cell_neutralise(cell) for cell in cells])
@@ -187,6 +192,7 @@ def _row_parse(
             "alternatives": "\n".join(alternatives),
             "answer": values.get("answer", ""),
             "tags": tags,
+            "language": normalise_language(values["language"]) if values.get("language", "").strip() else "",
         },
         sites=Site.objects.filter(pk=site.pk),
         entry=entry,
@@ -206,6 +212,7 @@ def _row_parse(
             alternatives=data["alternatives"],
             tags=data["tags"],
             is_active=None if not raw_active else raw_active in _TRUE,
+            language=data["language"],
         ),
         [],
     )
@@ -230,6 +237,7 @@ def faq_csv_import(*, site: Site, rows: list[FaqCsvRow]) -> tuple[int, int]:
             alternatives=row.alternatives,
             tags=row.tags,
             is_active=row.is_active if row.is_active is not None else (entry.is_active if entry else True),
+            language=row.language or None,
         )
         created += entry is None
         updated += entry is not None

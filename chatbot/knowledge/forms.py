@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
+from intents.languages import LANGUAGE_NAMES, normalise_language
 
 QUESTION_MAX = 500
 ANSWER_MAX = 10_000
@@ -35,6 +36,11 @@ class FaqEntryForm(forms.Form):
     )
     answer = forms.CharField(max_length=ANSWER_MAX, widget=forms.Textarea(attrs={"rows": 6}))
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. shipping, returns.")
+    language = forms.ChoiceField(
+        required=False,
+        choices=[("", "The site's language"), *LANGUAGE_NAMES.items()],
+        help_text="The language customers ask it in: a customer is answered from the entries in their language.",
+    )
     is_active = forms.BooleanField(required=False, initial=True, label="Active (the bot answers with it)")
 
     def __init__(self, *args: Any, sites: QuerySet[Site], entry: FaqEntry | None = None, **kwargs: Any) -> None:
@@ -58,6 +64,7 @@ class FaqEntryForm(forms.Form):
             "alternatives": "\n".join(entry.alternatives),
             "answer": entry.answer,
             "tags": ", ".join(entry.tags),
+            "language": normalise_language(entry.language),
             "is_active": entry.is_active,
         }
 
@@ -86,6 +93,10 @@ class FaqEntryForm(forms.Form):
             raise ValidationError(f"At most {ALTERNATIVES_MAX} alternatives.")
         return alternatives
 
+    def clean_language(self) -> str:
+        """A language code (`zh-hans`), or "" for the site's language."""
+        return normalise_language(str(self.cleaned_data["language"])) if self.cleaned_data["language"] else ""
+
     def clean_tags(self) -> list[str]:
         tags = list(dict.fromkeys(_one_line(tag) for tag in str(self.cleaned_data["tags"]).split(",") if tag.strip()))
         if any(len(tag) > TAG_MAX for tag in tags):
@@ -111,7 +122,10 @@ class FaqImportForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     file = forms.FileField(
         label="CSV file",
-        help_text="Columns: id, question, alternatives (separated by |), answer, tags (comma-separated), is_active.",
+        help_text=(
+            "Columns: id, question, alternatives (separated by |), answer, tags (comma-separated), "
+            "language (en, zh-hans), is_active."
+        ),
     )
 
     def __init__(self, *args: Any, sites: QuerySet[Site], **kwargs: Any) -> None:

@@ -43,3 +43,15 @@ def faq_counts(entries: QuerySet[FaqEntry]) -> FaqCounts:
         total=Count("id"), active=Count("id", filter=Q(is_active=True)), inactive=Count("id", filter=Q(is_active=False))
     )
     return FaqCounts(total=counts["total"], active=counts["active"], inactive=counts["inactive"])
+
+
+def faq_entry_as_json(entry: FaqEntry) -> dict[str, object]:
+    """An entry in the shape `faq_import` reads (`services.faq_entries_from_file`)."""
+    return {
+        "question": entry.question,
+        "alternatives": list(entry.alternatives),
+        "answer": entry.answer,
+        "tags": list(entry.tags),
+        "language": entry.language,
+        "active": entry.is_active,
+    }

@@ -11,6 +11,7 @@ from django.db import transaction
 from chatbot.knowledge.models import FaqEntry
 from chatbot.knowledge.signals import faq_edited
 from chatbot.sites.models import Site
+from intents.languages import normalise_language
 
 
 class FaqFileError(ValueError):
@@ -51,7 +52,7 @@ def faq_import(*, site: Site, entries: list[dict[str, Any]], replace: bool = Fal
                 "answer": item["answer"].strip(),
                 "alternatives": [a.strip() for a in item.get("alternatives", []) if str(a).strip()],
                 "tags": item.get("tags", []),
-                "language": item.get("language", site.language),
+                "language": normalise_language(str(item.get("language") or site.language)),
                 "is_active": item.get("active", True),
             },
         )
@@ -115,7 +116,7 @@ def faq_entry_write(
     if entry is None:
         entry = FaqEntry(site=site, language=site.language)
     if language:
-        entry.language = language
+        entry.language = normalise_language(language)
     entry.question = question
     entry.answer = answer.strip()
     entry.alternatives = [a for a in _clean_list(alternatives) if a != question]

@@ -19,6 +19,49 @@ from chatbot.replies.gate_tuning import gate_policy_tune, labelled_questions_rea
 from chatbot.sites.models import Organisation, Plan, Site
 
 DEMO_FAQ = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq.json"
+# The same entries in Simplified Chinese, written as Chinese shoppers ask (not translated word for word).
+DEMO_FAQ_ZH = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq_zh.json"
+DEMO_GREETING_ZH = "您好！我是 Lumen & Loom 智能客服，订单、配送、退换货和商品的问题都可以问我哦。"
+# Names Chinese word segmentation must keep whole (Site.segmentation_terms): brands, payment methods,
+# programmes and the shop's product and place names, so "羊毛毯" is not split into "羊毛" and "毯".
+DEMO_SEGMENTATION_TERMS = [
+    "Lumen & Loom",
+    "Loom Circle",
+    "Klarna",
+    "PayPal",
+    "Apple Pay",
+    "Google Pay",
+    "American Express",
+    "Mastercard",
+    "Visa",
+    "iDEAL",
+    "Bancontact",
+    "OEKO-TEX",
+    "FSC",
+    "3D Secure",
+    "Super King",
+    "羊毛毯",
+    "亚麻床品",
+    "亚麻窗帘",
+    "定制窗帘",
+    "珐琅铸铁炖锅",
+    "铸铁锅",
+    "炻器",
+    "礼品卡",
+    "面料小样",
+    "落地灯",
+    "台灯",
+    "床笠",
+    "被套",
+    "枕芯",
+    "被芯",
+    "快递柜",
+    "自提点",
+    "到店自提",
+    "鹿特丹",
+    "利兹",
+    "阿姆斯特丹",
+]
 # Labelled customer questions about the demo FAQ, worded unlike its entries: the gate is tuned on them.
 DEMO_QUESTIONS = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq_questions.json"
 # Example plans: name, monthly answer quota, API calls per minute per key (None: unlimited).
@@ -44,9 +87,14 @@ class Command(BaseCommand):
                 "greeting": (
                     "Hi! I'm the Lumen & Loom assistant. Ask me about orders, delivery, returns or our products."
                 ),
+                "language": "en",
+                "languages": ["en", "zh-hans"],
+                "greetings": {"zh-hans": DEMO_GREETING_ZH},
+                "segmentation_terms": DEMO_SEGMENTATION_TERMS,
             },
         )
-        created, updated = faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ), replace=True)
+        entries = faq_entries_from_file(DEMO_FAQ) + faq_entries_from_file(DEMO_FAQ_ZH)
+        created, updated = faq_import(site=site, entries=entries, replace=True)
         self.stdout.write(f"Demo site 'demo': {created} FAQ entries created, {updated} updated.")
         if settings.CHATBOT_DEMO_ORIGINS:
             self.stdout.write(f"Extra allowed origins: {', '.join(settings.CHATBOT_DEMO_ORIGINS)}")
