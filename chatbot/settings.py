@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "chatbot.learning",
     "chatbot.answers",
     "chatbot.web",
+    "chatbot.webhooks",
     # The public REST API (django-ninja; "ninja" serves its Swagger UI from static files, no CDN).
     "ninja",
     "chatbot.api",
@@ -167,6 +168,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The console's notice of disabled webhook endpoints (admins' pages only).
+                "chatbot.webhooks.context.webhook_notices",
             ],
         },
     },
@@ -276,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=env_int("CHATBOT_LEARNING_NIGHTLY_HOUR", 3)),
         "options": {"expires": 3600},
     },
+    # Webhook deliveries whose retry is due but whose queued task got lost.
+    "webhooks-retry-due": {"task": "webhooks.deliveries_retry_due", "schedule": 60.0, "options": {"expires": 60}},
 }
 
 # How a stored customer message reaches the reply task:
@@ -446,6 +451,25 @@ CHATBOT_ESCALATION_SCORE = env_float("CHATBOT_ESCALATION_SCORE", -0.6)
 # console user); 0 turns the limit off. Counted in Django's cache, shared through Redis when
 # REDIS_URL is set so the limit holds across web processes.
 CHATBOT_EXPORT_RATE_PER_MINUTE = env_int("CHATBOT_EXPORT_RATE_PER_MINUTE", 30)
+# Webhooks (chatbot.webhooks). Deliveries never go to loopback, private, link-local, multicast or
+# reserved addresses unless CHATBOT_WEBHOOKS_ALLOW_PRIVATE (tests, a receiver on this machine; it
+# also allows http:// URLs). A failed delivery is tried again after a doubling, jittered delay from
+# RETRY_BASE_S up to RETRY_MAX_S, for RETRY_FOR_S after its event. An endpoint is disabled after
+# DISABLE_AFTER_FAILURES failed attempts in a row that span at least DISABLE_AFTER_S.
+CHATBOT_WEBHOOKS_ALLOW_PRIVATE = env_bool("CHATBOT_WEBHOOKS_ALLOW_PRIVATE", False)
+CHATBOT_WEBHOOK_TIMEOUT_S = env_float("CHATBOT_WEBHOOK_TIMEOUT_S", 10.0)
+CHATBOT_WEBHOOK_RETRY_BASE_S = env_float("CHATBOT_WEBHOOK_RETRY_BASE_S", 30.0)
+CHATBOT_WEBHOOK_RETRY_MAX_S = env_float("CHATBOT_WEBHOOK_RETRY_MAX_S", 3600.0)
+CHATBOT_WEBHOOK_RETRY_FOR_S = env_int("CHATBOT_WEBHOOK_RETRY_FOR_S", 24 * 3600)
+CHATBOT_WEBHOOK_DISABLE_AFTER_FAILURES = env_int("CHATBOT_WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+CHATBOT_WEBHOOK_DISABLE_AFTER_S = env_int("CHATBOT_WEBHOOK_DISABLE_AFTER_S", 24 * 3600)
+# How long a rotated-out secret keeps signing deliveries beside the new one, by default (hours).
+CHATBOT_WEBHOOK_ROTATION_OVERLAP_H = env_int("CHATBOT_WEBHOOK_ROTATION_OVERLAP_H", 24)
+# Tell organisation admins by e-mail (Django's EMAIL_* settings) when an endpoint is disabled;
+# off: the console's notice and a log line only.
+CHATBOT_NOTIFY_BY_EMAIL = env_bool("CHATBOT_NOTIFY_BY_EMAIL", False)
+if CHATBOT_WEBHOOK_RETRY_BASE_S <= 0 or CHATBOT_WEBHOOK_RETRY_MAX_S < CHATBOT_WEBHOOK_RETRY_BASE_S:
+    raise ImproperlyConfigured("CHATBOT_WEBHOOK_RETRY_BASE_S must be > 0 and at most CHATBOT_WEBHOOK_RETRY_MAX_S.")
 # The learning loop (chatbot.learning): data sets, golden sets and retrained models go under
 # CHATBOT_LEARNING_DIR. The sizes are for a CPU: one cycle of all three kinds takes minutes; on a
 # GPU worker raise them. Sentiment retraining needs labelled data (a `text,label` CSV, or the

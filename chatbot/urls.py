@@ -8,12 +8,13 @@ urlpatterns = [
     path("", views.demo_page, name="demo"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    # The operator console: inbox and conversations, knowledge, analytics, exports, learning.
+    # The operator console: inbox and conversations, knowledge, analytics, exports, learning, webhooks.
     path("console/", include("chatbot.console.urls")),
     path("console/knowledge/", include("chatbot.console.faq_urls")),
     path("console/analytics/", include("chatbot.analytics.urls")),
     path("console/exports/", include("chatbot.exports.urls")),
     path("console/learning/", include("chatbot.learning.urls")),
+    path("console/webhooks/", include("chatbot.webhooks.urls")),
     # The REST API v1 (django-ninja: chat, knowledge, transcripts, usage; schema and docs), by API key.
     path("api/v1/", include("chatbot.api.urls")),
     # The transcript export for analytics pipelines, authenticated by console users' API tokens.

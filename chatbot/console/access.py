@@ -32,7 +32,7 @@ def operator_for(user: Any) -> Operator | None:
     """The signed-in user's Operator record (created as admin for a superuser), else None."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    operator = Operator.objects.filter(user=user).select_related("user").first()
+    operator = Operator.objects.filter(user=user).select_related("user", "organisation").first()
     if operator is None and user.is_superuser:
         operator, _ = Operator.objects.get_or_create(user=user, defaults={"role": Role.ADMIN})
     return operator
@@ -50,7 +50,7 @@ def console_operator(user: Any, session: Mapping[str, Any]) -> Operator | None:
 def sites_for(operator: Operator) -> QuerySet[Site]:
     """The sites `operator` works on, never outside their organisation (a site given to an operator
     and later moved to another organisation drops out)."""
-    own = Site.objects.filter(organisation_id=operator.organisation_id)
+    own = Site.objects.filter(organisation=operator.organisation)
     return own if operator.is_admin else own.filter(operators=operator)
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
+from chatbot.sites.models import Organisation
+
 ERASE_CONFIRMATION = "ERASE"
 
 
@@ -17,15 +19,13 @@ class ApiTokenForm(forms.Form):
         help_text="The token exports exactly the sites this console account may see.",
     )
 
-    def __init__(self, *args: Any, organisation_id: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["user"]
         assert isinstance(field, forms.ModelChoiceField)
         # Only the console accounts of the admin's own organisation.
         field.queryset = (
-            get_user_model()
-            .objects.filter(is_active=True, operator__organisation_id=organisation_id)
-            .order_by("username")
+            get_user_model().objects.filter(is_active=True, operator__organisation=organisation).order_by("username")
         )
 
 

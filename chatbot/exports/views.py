@@ -74,7 +74,7 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
     if operator.is_admin:
         context["tokens"] = _tokens_for(operator).select_related("user")[:200]
         context.setdefault(
-            "token_form", ApiTokenForm(initial={"user": operator.user_id}, organisation_id=operator.organisation_id)
+            "token_form", ApiTokenForm(initial={"user": operator.user_id}, organisation=operator.organisation)
         )
         context.setdefault("visitor_form", VisitorRequestForm())
     context.update(extra)
@@ -83,7 +83,7 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
 
 def _tokens_for(operator: Operator) -> QuerySet[ApiToken]:
     """The API tokens of the console accounts of `operator`'s organisation."""
-    return ApiToken.objects.filter(user__operator__organisation_id=operator.organisation_id)
+    return ApiToken.objects.filter(user__operator__organisation=operator.organisation)
 
 
 FORMAT_LABELS = {
@@ -126,7 +126,7 @@ def download(request: HttpRequest) -> HttpResponseBase:
 @console_view(admin_only=True)
 def token_create(request: HttpRequest) -> HttpResponse:
     operator: Operator = request.operator  # type: ignore[attr-defined]
-    form = ApiTokenForm(request.POST, organisation_id=operator.organisation_id)
+    form = ApiTokenForm(request.POST, organisation=operator.organisation)
     if not form.is_valid():
         return _page(request, status=400, token_form=form)
     token, key = api_token_create(user=form.cleaned_data["user"], name=form.cleaned_data["name"])

@@ -1,0 +1,67 @@
+"""The conversations' lifecycle signals, turned into webhook events. Each receiver runs after the
+change committed, in the request that made it: it stores the deliveries and queues them, and never
+raises into the chat (a failure is logged; the change itself is stored)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.dispatch import receiver
+
+from chatbot.conversations.models import Conversation, Message
+from chatbot.conversations.signals import (
+    conversation_closed,
+    conversation_created,
+    conversation_handed_off,
+    conversation_rated,
+    message_stored,
+)
+from chatbot.sites.models import Site
+from chatbot.webhooks.models import EventType
+from chatbot.webhooks.payloads import conversation_data, message_data
+from chatbot.webhooks.services import webhook_event_emit
+
+logger = logging.getLogger(__name__)
+
+
+def _emit(site_id: int, event_type: str, build: Callable[[], dict[str, Any]]) -> None:
+    try:
+        webhook_event_emit(site_id=site_id, event_type=event_type, data=build)
+    except Exception:
+        logger.exception("could not queue the %s webhooks of site %s", event_type, site_id)
+
+
+def _site_key(site_id: int) -> str:
+    return Site.objects.filter(pk=site_id).values_list("key", flat=True).first() or ""
+
+
+def _conversation(conversation: Conversation, **extra: Any) -> dict[str, Any]:
+    return {"conversation": conversation_data(conversation, site_key=_site_key(conversation.site_id)), **extra}
+
+
+@receiver(conversation_created, dispatch_uid="webhooks.conversation_created")
+def _created(sender: Any, *, conversation: Conversation, **_: Any) -> None:
+    _emit(conversation.site_id, EventType.CONVERSATION_CREATED, lambda: _conversation(conversation))
+
+
+@receiver(message_stored, dispatch_uid="webhooks.message_stored")
+def _message(sender: Any, *, message: Message, **_: Any) -> None:
+    # The services store a message with its conversation's instance: no query for its site.
+    _emit(message.conversation.site_id, EventType.MESSAGE_CREATED, lambda: {"message": message_data(message)})
+
+
+@receiver(conversation_handed_off, dispatch_uid="webhooks.conversation_handed_off")
+def _handoff(sender: Any, *, conversation: Conversation, reason: str, **_: Any) -> None:
+    _emit(conversation.site_id, EventType.CONVERSATION_HANDOFF, lambda: _conversation(conversation, reason=reason))
+
+
+@receiver(conversation_closed, dispatch_uid="webhooks.conversation_closed")
+def _closed(sender: Any, *, conversation: Conversation, **_: Any) -> None:
+    _emit(conversation.site_id, EventType.CONVERSATION_CLOSED, lambda: _conversation(conversation))
+
+
+@receiver(conversation_rated, dispatch_uid="webhooks.conversation_rated")
+def _rated(sender: Any, *, conversation: Conversation, score: int, **_: Any) -> None:
+    _emit(conversation.site_id, EventType.RATING_CREATED, lambda: _conversation(conversation, rating=score))
