@@ -170,6 +170,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # The console's notice of disabled webhook endpoints (admins' pages only).
                 "chatbot.webhooks.context.webhook_notices",
+                # The 80% and 100% warnings of the organisation's monthly answer quota (admins' pages).
+                "chatbot.api.context.quota_notice",
             ],
         },
     },

@@ -14,6 +14,8 @@ urlpatterns = [
     path("console/analytics/", include("chatbot.analytics.urls")),
     path("console/exports/", include("chatbot.exports.urls")),
     path("console/learning/", include("chatbot.learning.urls")),
+    # The API's console pages: keys, usage and the monthly invoice CSV.
+    path("console/api/", include("chatbot.api.console_urls")),
     path("console/webhooks/", include("chatbot.webhooks.urls")),
     # The REST API v1 (django-ninja: chat, knowledge, transcripts, usage; schema and docs), by API key.
     path("api/v1/", include("chatbot.api.urls")),
