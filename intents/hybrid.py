@@ -29,10 +29,10 @@ import numpy as np
 import numpy.typing as npt
 
 from intents.embeddings import Embedder, Vectors
-from intents.generation.verifier import content_stems, sentences
 from intents.lexical import LexicalIndex
 from intents.retrieval import Match
 from intents.types import FaqDocument
+from intents.words import content_stems, sentences
 
 FEATURES = (
     "dense_phrasing",

@@ -26,6 +26,7 @@ from intents.languages import ENGLISH
 from intents.streaming import split_for_streaming
 from intents.texts import text
 from intents.types import Answer, FaqDocument, Source, Turn
+from intents.words import content_stems
 
 # The gate's fixed replies in English; `intents.texts` has them in every language the bot speaks.
 NOT_SURE_TEXT = text("not_sure")
@@ -163,8 +164,9 @@ class RetrievalResponder:
             if merged is not None:
                 # A short follow-up: read with the turn before it when that finds a better match.
                 merged_matches = self.index.retrieve(merged, vectors[1], k=3)
-                if merged_matches and (not matches or merged_matches[0].score > matches[0].score):
-                    query, vector, matches = merged, vectors[1], merged_matches
+                query, vector, matches = _follow_up_reading(
+                    question, (query, vectors[0], matches), (merged, vectors[1], merged_matches)
+                )
         off_topic = self.index.off_topic_probability(vector) if vector is not None else None
         retrieval_ms = (time.perf_counter() - started) * 1000
         candidates = [Candidate(m.document.id, m.document.question, round(m.score, 4)) for m in matches]
@@ -232,6 +234,30 @@ class RetrievalResponder:
             handoff=True,
             escalate=decision.escalate,
         )
+
+
+Reading = tuple[str, Vectors, list[Match]]
+
+
+def _follow_up_reading(turn: str, alone: Reading, merged: Reading) -> Reading:
+    """A short follow-up read alone or with the turn before it: whichever finds the better match among
+    the entries that mention most of the follow-up's own words. "and the linen sheets?" after a
+    question about the wool throw is about sheets, however well the throw's entry fits both turns."""
+    asked = content_stems(turn)
+
+    def missing(match: Match) -> int:
+        return len(asked - _words_of(match.document))
+
+    fewest = min((missing(m) for m in (*alone[2], *merged[2])), default=0)
+    readings = [
+        (query, vector, [m for m in matches if missing(m) == fewest]) for query, vector, matches in (alone, merged)
+    ]
+    # max() keeps the first of equals: the follow-up read alone, unless the merged reading is better
+    return max(readings, key=lambda reading: reading[2][0].score if reading[2] else -1.0)
+
+
+def _words_of(document: FaqDocument) -> set[str]:
+    return content_stems(f"{document.question} {' '.join(document.alternatives)} {document.answer}", all_words=True)
 
 
 def _customer_language(history: Sequence[Turn]) -> str:

@@ -1,7 +1,7 @@
 """Fit the hybrid retriever's default reranker weights, and measure the gate on a question set.
 
     .venv/bin/python bench/answers/fit_reranker.py [--train chatbot/knowledge/demo_faq_questions.json]
-        [--measure bench/answers/demo_en_dev.json] [--c 1.0]
+        [--measure bench/answers/demo_en_dev.json] [--c 1.0] [--model var/models/all-mpnet-base-v2]
 
 Training questions: the demo shop's gate-tuning file (labelled paraphrases and off-topic questions)
 plus the generic off-topic corpus as negatives. The held-out test split is never passed here.
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=ROOT / "chatbot" / "knowledge" / "demo_faq_questions.json")
     parser.add_argument("--measure", type=Path)
     parser.add_argument("--c", type=float, default=1.0)
+    parser.add_argument("--model", help="sentence-embedding model path or id (default: the bundled MiniLM)")
     args = parser.parse_args()
 
     faq = json.loads(DEMO_FAQ.read_text(encoding="utf-8"))
@@ -49,7 +50,7 @@ def main() -> None:
         FaqDocument(i, e["question"], e["answer"], tuple(e.get("alternatives", []))) for i, e in enumerate(faq)
     ]
     questions = {e["question"]: i for i, e in enumerate(faq)}
-    embedder = SentenceTransformerEmbedder.load()
+    embedder = SentenceTransformerEmbedder.load(args.model)
     generic = off_topic_corpus()
     index = HybridIndex.build(documents, embedder, off_topic_vectors=embedder.encode(generic))
 

@@ -32,9 +32,10 @@ import numpy as np
 
 from intents.embeddings import Embedder, MemoEmbedder
 from intents.generation.grounding import SENTENCE_END, guard_reply, passage_sources
-from intents.generation.verifier import Passage, Verifier, content_stems, lead_in, sentences
+from intents.generation.verifier import Passage, Verifier, lead_in
 from intents.retrieval import Retriever
 from intents.types import FaqDocument
+from intents.words import content_stems, sentences
 
 FORMATS = ("bitext", "jsonl")
 

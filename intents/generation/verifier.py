@@ -10,7 +10,7 @@ shown:
   passage (`grounding.unsupported_facts`);
 - **claims**: every content word of the sentence (products, materials, places, payment methods, time
   words such as "immediately", quantifiers such as "only", "all", "free") must be in the passage, by
-  its stem; words that carry no claim ("happy to help") are listed in `_NO_CLAIM`;
+  its stem; words that carry no claim ("happy to help") are listed in `NO_CLAIM`;
 - **polarity**: a word the passage only negates may not be affirmed, and the other way round
   ("can add" against "can't add", "tumble dry" against "don't tumble dry"); and a sentence that
   opens with "yes" or "no" must agree with what the passage says to the customer's question
@@ -36,21 +36,11 @@ import numpy as np
 from intents.embeddings import Embedder
 from intents.generation.grounding import SENTENCE_END, unsupported_facts
 from intents.types import FaqDocument
+from intents.words import NEGATIONS, SENTENCE, is_content, sentences, stem, tokens
 
 Stance = Literal["yes", "no"]
 
-_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_NEGATIONS = _word_set(
-    "not no never cannot can't don't doesn't won't isn't aren't wasn't weren't hasn't haven't hadn't "
-    "shouldn't couldn't wouldn't didn't mustn't without unable nor neither none nothing"
-)
 # How many content words after a negation it reaches ("we can't add items" negates add and items).
 _NEGATION_REACH = 2
 _CLAUSE_BREAK = frozenset({"but", "however", "although", "though", "instead", "unless", "except", "so", "because"})
@@ -64,90 +54,38 @@ _YES_NO_QUESTION = re.compile(
     r"have|has|am|any)\b",
     re.IGNORECASE,
 )
-# Words that state nothing a customer could act on: function words, pleasantries, and the words every
-# support reply uses. Anything else must be in the passage.
-_NO_CLAIM = _word_set(
-    """
-    a an the this that these those there here it its it's they them their theirs we us our ours you your yours
-    i me my mine he she his her him one ones some such each other another
-    am is are was were be been being do does did done doing have has had having will would shall should can
-    could may might must
-    i'm you're we're they're it's that's there's here's i'll you'll we'll they'll i've you've we've i'd you'd
-    we'd let's
-    and or but so if then than as of in on at to for from by with about into onto over under up down out off
-    just also too very really quite well still yet again even both either whether while when where which who
-    whom whose what how why because though although
-    yes yeah sure certainly absolutely definitely course okay ok
-    please thank thanks thanking welcome glad happy pleased sorry apologise apologize apologies hope hoping
-    help helping helped assist assistance question questions asking ask asked information info answer
-    let know need want like see find look looking feel great good nice kind regards best dear hi hello hey
-    customer customers team service support assistant shop store company
-    any anything something everything more most much many way ways make makes sure
-    """
-)
 # Stems whose affirmation answers "no" to a question about the other (price words against "free").
 _PRICED = ("paid", "pay", "charg", "cost", "fee", "price", "extra")
 _OPPOSITES: dict[str, tuple[str, ...]] = {**{word: ("free",) for word in _PRICED}, "free": _PRICED}
 _PRICE = re.compile(r"[€£$]\s?\d|\d\s?(?:eur|gbp|usd)\b", re.IGNORECASE)
-_STEM_PREFIX = 5  # words sharing their first five letters share a stem ("deliver", "delivery", "delivered")
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
-
-
-def stem(word: str) -> str:
-    """A crude stem: plural and verb endings stripped, then the first letters. Good enough to match
-    "returns"/"returned"/"return" and "immediately"/"immediate"; a real stemmer would also do."""
-    word = word.removesuffix("'s")
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            word = word[: -len(suffix)] + replacement
-            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-                word = word[:-1]  # "wrapped" -> "wrap", "shipping" -> "ship"
-            break
-    return word[:_STEM_PREFIX]
-
-
-def _is_content(word: str) -> bool:
-    return word not in _NO_CLAIM and word not in _NEGATIONS and not word[0].isdigit()
-
-
-def content_stems(text: str, *, all_words: bool = False) -> set[str]:
-    """The stems of the words of `text` that state something (`all_words`: of every word)."""
-    return {stem(word) for word in _tokens(text) if all_words or _is_content(word)}
 
 
 def polarities(text: str) -> dict[str, set[bool]]:
     """For each content stem of `text`: True where it is affirmed, False where a negation reaches it."""
     found: dict[str, set[bool]] = {}
-    clauses = (clause for sentence in _SENTENCE.findall(text) for clause in _CLAUSE.split(sentence))
+    clauses = (clause for sentence in SENTENCE.findall(text) for clause in _CLAUSE.split(sentence))
     for clause in clauses:
-        words = _tokens(clause)
+        words = tokens(clause)
         if words and words[0] in _CONDITIONS:
             continue  # "if the first hasn't shipped yet, ...": a condition asserts nothing
         reach = 0
         for word in words:
-            if word in _NEGATIONS:
+            if word in NEGATIONS:
                 reach = _NEGATION_REACH
                 continue
             if word in _CLAUSE_BREAK:
                 reach = 0
                 continue
-            if not _is_content(word):
+            if not is_content(word):
                 continue
             found.setdefault(stem(word), set()).add(reach == 0)
             reach = max(reach - 1, 0)
     return found
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-
-
 def opening_stance(sentence: str) -> Stance | None:
     """Whether a sentence opens by answering yes or no ("Yes, …", "Unfortunately …", "No.")."""
-    words = _tokens(sentence)[:2]
+    words = tokens(sentence)[:2]
     if not words:
         return None
     if words[0] in _YES or " ".join(words) == "of course":
@@ -183,7 +121,7 @@ class Passage:
         text = f"{self.faq_question}\n{self.answer}"
         # Polarity comes from the answer alone: the FAQ question asks ("Can I add…?"), it states nothing.
         self._polarity = polarities(self.answer)
-        self._stems = {stem(w) for w in _tokens(text)} | {stem(w) for k in self.known_words for w in _tokens(k)}
+        self._stems = {stem(w) for w in tokens(text)} | {stem(w) for k in self.known_words for w in tokens(k)}
 
     @property
     def text(self) -> str:
@@ -202,11 +140,11 @@ class Passage:
         it is not clear, also when several sentences share as much (then no reply may open with yes/no)."""
         if not is_yes_no_question(self.question):
             return None
-        asked = {stem(w) for w in _tokens(self.question) if _is_content(w)}
+        asked = {stem(w) for w in tokens(self.question) if is_content(w)}
         if not asked:
             return None
         answer_sentences = sentences(self.answer)
-        overlaps = [len(asked & {stem(w) for w in _tokens(s) if _is_content(w)}) for s in answer_sentences]
+        overlaps = [len(asked & {stem(w) for w in tokens(s) if is_content(w)}) for s in answer_sentences]
         most = max(overlaps, default=0)
         best = [s for s, overlap in zip(answer_sentences, overlaps, strict=True) if overlap == most]
         if not most or len(best) > 1:
@@ -235,8 +173,8 @@ class Verifier:
     carry_coverage: float = 0.6  # ... or one holding this share of the key sentence's content words
 
     def check(self, sentence: str, passage: Passage) -> Verdict:
-        words = _tokens(sentence)
-        content = [w for w in words if _is_content(w)]
+        words = tokens(sentence)
+        content = [w for w in words if is_content(w)]
         facts = unsupported_facts(sentence, [passage.text])
         if facts:
             return Verdict(False, "unsupported " + ", ".join(sorted({f.kind for f in facts})))
@@ -271,8 +209,8 @@ class Verifier:
         if not options:
             return passage.answer
         if self.embedder is None:
-            asked = {stem(w) for w in _tokens(passage.question) if _is_content(w)}
-            overlaps = [len(asked & {stem(w) for w in _tokens(s)}) for s in options]
+            asked = {stem(w) for w in tokens(passage.question) if is_content(w)}
+            overlaps = [len(asked & {stem(w) for w in tokens(s)}) for s in options]
             return options[int(np.argmax(overlaps))]
         vectors = self.embedder.encode([passage.question, *options])
         scores = vectors[1:] @ vectors[0]
@@ -281,12 +219,12 @@ class Verifier:
 
     def carries_key(self, kept: Sequence[str], passage: Passage, key: str | None = None) -> bool:
         """Whether the kept sentences still say what the passage's key sentence says."""
-        claims = [s for s in kept if any(_is_content(w) for w in _tokens(s))]
+        claims = [s for s in kept if any(is_content(w) for w in tokens(s))]
         if not claims:
             return False
         key = key if key is not None else self.key_sentence(passage)
-        key_words = {stem(w) for w in _tokens(key) if _is_content(w)}
-        said = {stem(w) for s in claims for w in _tokens(s) if _is_content(w)}
+        key_words = {stem(w) for w in tokens(key) if is_content(w)}
+        said = {stem(w) for s in claims for w in tokens(s) if is_content(w)}
         if key_words and len(key_words & said) / len(key_words) >= self.carry_coverage:
             return True
         if self.embedder is None:

@@ -92,6 +92,14 @@ def test_follow_up_question_uses_previous_turn(ask: Any) -> None:
     assert reply.sources[0]["question"] == "When will I get my refund?"
 
 
+def test_a_follow_up_about_another_product_is_not_answered_with_the_previous_products_entry(ask: Any) -> None:
+    ask("how should I look after my wool throw?")
+    reply, _ = ask("and my linen pillowcases?")
+    assert reply is not None
+    assert reply.decision != "answer" or reply.sources[0]["question"] == "How do I wash linen bedding?"
+    assert "wool" not in reply.text.lower()
+
+
 def test_asking_for_a_person_in_words_hands_the_conversation_to_the_team(ask: Any) -> None:
     reply, _ = ask("I'd like to talk to a real person please")
     assert reply is not None
