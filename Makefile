@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-faq bench-dialogue bench-export eval-answers mpnet clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers mpnet clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -96,6 +96,9 @@ bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000
 
 bench-soak: install-dev services ## soak: 500 open sessions, 20 msg/s for 10 min on the real stack, stub responder (prints JSON)
 	$(PY) bench/soak.py $(BENCH_ARGS)
+
+bench-api: install-dev services ## headless chat through the REST API (POST + SSE) vs the websocket, same run: msg/s, reply latency (prints JSON)
+	$(PY) bench/api.py $(BENCH_ARGS)
 
 # The demo set up afresh in var/eval.sqlite3 (the evaluation writes its conversations there), then the
 # held-out test split through the reply path with make run's settings. QUESTIONS=... for another file.
