@@ -156,6 +156,15 @@ class Site(models.Model):
         default=_default_clarify_margin,
         help_text="When the two best FAQ matches are closer than this, the bot asks which one is meant.",
     )
+    language_gates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The answer gate of each language other than the default one, tuned by `gate_tune --language`: "
+            '{"zh-hans": {"answer_threshold": 0.4, "clarify_margin": 0.03, "reranker": {...}}}; '
+            "a language without one uses the fields above."
+        ),
+    )
     retrieval_reranker = models.JSONField(
         null=True,
         blank=True,
