@@ -20,7 +20,7 @@ from chatbot.api_keys.selectors import api_keys_for_sites
 from chatbot.api_keys.services import api_key_create, api_key_revoke
 from chatbot.console.access import console_view, sites_for
 from chatbot.csv_safety import starts_like_formula
-from chatbot.sites.models import Site
+from chatbot.sites.models import Organisation, Site
 from chatbot.usage.selectors import INVOICE_COLUMNS, UsageDay, site_quota, usage_days, usage_invoice_rows
 
 CHART_DAYS = 30
@@ -111,6 +111,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "quota": site_quota(site=site) if site else None,
         "month": end.strftime("%Y-%m"),
         "month_form": MonthForm(initial={"month": end.strftime("%Y-%m")}),
+        "organisations": Organisation.objects.order_by("name") if operator.is_platform_staff else None,
     }
     return render(request, "console/api/usage.html", context)
 
@@ -124,7 +125,11 @@ def invoice_csv(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a month as YYYY-MM.")
         return redirect("api_console:usage")
     year, month = (int(part) for part in form.cleaned_data["month"].split("-"))
-    organisation = request.operator.organisation  # type: ignore[attr-defined]
+    operator = request.operator  # type: ignore[attr-defined]
+    organisation = operator.organisation
+    # The install's own staff invoice every organisation; an organisation's admins see their own.
+    if operator.is_platform_staff and request.GET.get("organisation"):
+        organisation = get_object_or_404(Organisation, slug=request.GET["organisation"])
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(INVOICE_COLUMNS)

@@ -110,3 +110,28 @@ def test_organisation_admins_see_the_quota_warning_at_80_and_100_percent(
         assert 'data-testid="quota-notice"' not in page
     else:
         assert 'data-testid="quota-notice"' in page and expected in page
+
+
+def test_only_the_installs_staff_download_another_organisations_month(
+    sign_in: Callable[..., Client], django_user_model: Any, other_site: Site
+) -> None:
+    elsewhere = Organisation.objects.create(name="Elsewhere", slug="elsewhere")
+    Site.objects.filter(pk=other_site.pk).update(organisation=elsewhere)
+    usage_add(site_id=other_site.pk, counts={Metric.API_CALLS: 9})
+    month = timezone.localdate().strftime("%Y-%m")
+    customer_admin = sign_in(Role.ADMIN, organisation=Organisation.objects.create(name="Acme", slug="acme"))
+    own = customer_admin.get("/console/api/usage/invoice.csv", {"month": month, "organisation": "elsewhere"})
+    assert "other" not in own.content.decode()  # the parameter is ignored: their own (empty) month
+
+    staff = django_user_model.objects.create_superuser(username="root", password="unused-password-123")
+    customer_admin.force_login(staff)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                customer_admin.get(
+                    "/console/api/usage/invoice.csv", {"month": month, "organisation": "elsewhere"}
+                ).content.decode()
+            )
+        )
+    )
+    assert [(r["organisation"], r["site"], r["api_calls"]) for r in rows] == [("elsewhere", "other", "9")]
