@@ -1,6 +1,7 @@
 """Validate the answer-quality question sets against the demo FAQ; prints one JSON object.
 
     .venv/bin/python bench/answers/check_sets.py                 # both splits, the demo FAQ
+    .venv/bin/python bench/answers/check_sets.py --lang zh       # the Chinese splits, the Chinese demo FAQ
     .venv/bin/python bench/answers/check_sets.py --faq F --tuning T --set dev=A --set test=B
 
 Checks, for every split:
@@ -11,9 +12,11 @@ Checks, for every split:
 - no `forbid` pattern matches the answer of any expected entry, nor that answer behind the lead-in a
   yes/no reply may get ("No, " for yesno "no", "Yes, " for yesno "yes");
 - every yes/no item whose answer is "no" has at least one forbid pattern;
+- every in-scope question of the gate's tuning file names a real FAQ question;
 - no question (in-scope text, off-topic text, follow-up turn) equals or near-duplicates (token Jaccard
   >= 0.8 after normalising) an FAQ question, an FAQ alternative, a question of the gate's tuning file,
-  a question of another split, or another question of the same split;
+  a question of another split, or another question of the same split (Chinese is compared by
+  character bigrams, so a run of Han characters counts as its overlapping pairs);
 - the sizes, the yes/no shares and the coverage of FAQ entries against the targets below.
 
 Exit status 1 when anything fails. Standard library only.
@@ -41,12 +44,40 @@ TARGETS = {
 MIN_YESNO_SHARE = 0.4
 MIN_NO_SHARE_OF_YESNO = 0.5
 LEAD_IN = {"no": "No, ", "yes": "Yes, "}
+# Per language: the FAQ, the gate's tuning file, the splits, their size targets and the lead-in a
+# yes/no reply may get before the FAQ's answer.
+LANGUAGES: dict[str, dict[str, Any]] = {
+    "en": {
+        "faq": ROOT / "chatbot/knowledge/demo_faq.json",
+        "tuning": ROOT / "chatbot/knowledge/demo_faq_questions.json",
+        "sets": {"dev": HERE / "demo_en_dev.json", "test": HERE / "demo_en_test.json"},
+        "targets": TARGETS,
+        "lead_in": LEAD_IN,
+    },
+    "zh": {
+        "faq": ROOT / "chatbot/knowledge/demo_faq_zh.json",
+        "tuning": ROOT / "chatbot/knowledge/demo_faq_questions_zh.json",
+        "sets": {"dev": HERE / "demo_zh_dev.json", "test": HERE / "demo_zh_test.json"},
+        "targets": {
+            "test": {"in_scope": 110, "out_of_scope": 25, "followups": 12},
+            "dev": {"in_scope": 60, "out_of_scope": 15, "followups": 8},
+        },
+        "lead_in": {"no": "不，", "yes": "是的，"},
+    },
+}
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 def normalise(text: str) -> tuple[str, ...]:
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return tuple(re.findall(r"[a-z0-9]+", text.replace("'", "").replace("\u2019", "")))
+    tokens: list[str] = []
+    for word in re.findall(f"[a-z0-9]+|[{HAN}]+", text.replace("'", "").replace("\u2019", "")):
+        if re.match(f"[{HAN}]", word) and len(word) > 1:
+            tokens += [word[i : i + 2] for i in range(len(word) - 1)]
+        else:
+            tokens.append(word)
+    return tuple(tokens)
 
 
 def jaccard(a: tuple[str, ...], b: tuple[str, ...]) -> float:
@@ -65,7 +96,9 @@ def compile_pattern(pattern: Any, where: str, errors: list[str]) -> re.Pattern[s
         return None
 
 
-def check_item(item: Any, where: str, answers: dict[str, str], errors: list[str], followup: bool) -> list[str]:
+def check_item(
+    item: Any, where: str, answers: dict[str, str], errors: list[str], followup: bool, lead_in: dict[str, str]
+) -> list[str]:
     """Check one in-scope or follow-up item; returns the FAQ questions it expects."""
     if not isinstance(item, dict):
         errors.append(f"{where}: not an object")
@@ -84,7 +117,7 @@ def check_item(item: Any, where: str, answers: dict[str, str], errors: list[str]
     elif not (isinstance(item["text"], str) and item["text"].strip()):
         errors.append(f"{where}: text must be a non-empty string")
     yesno = item.get("yesno")
-    if yesno is not None and yesno not in LEAD_IN:
+    if yesno is not None and yesno not in lead_in:
         errors.append(f"{where}: yesno must be 'yes' or 'no'")
         yesno = None
     expected = item["expect"].split("|") if isinstance(item["expect"], str) else []
@@ -109,7 +142,7 @@ def check_item(item: Any, where: str, answers: dict[str, str], errors: list[str]
         if forbid is None:
             continue
         for question in expected:
-            replies = [answers[question]] + ([LEAD_IN[yesno] + answers[question]] if yesno else [])
+            replies = [answers[question]] + ([lead_in[yesno] + answers[question]] if yesno else [])
             for reply in replies:
                 if hit := forbid.search(reply):
                     errors.append(
@@ -119,27 +152,34 @@ def check_item(item: Any, where: str, answers: dict[str, str], errors: list[str]
     return expected
 
 
-def check_split(name: str, data: Any, answers: dict[str, str], errors: list[str]) -> dict[str, Any]:
+def check_split(
+    name: str,
+    data: Any,
+    answers: dict[str, str],
+    errors: list[str],
+    targets: dict[str, dict[str, int]],
+    lead_in: dict[str, str],
+) -> dict[str, Any]:
     if not isinstance(data, dict) or set(data) != {"in_scope", "out_of_scope", "followups"}:
         errors.append(f"{name}: top level must be an object with exactly in_scope, out_of_scope, followups")
         return {}
     covered: dict[str, int] = {q: 0 for q in answers}
     yesno = yesno_no = 0
     for i, item in enumerate(data["in_scope"]):
-        for question in check_item(item, f"{name}.in_scope[{i}]", answers, errors, followup=False):
+        for question in check_item(item, f"{name}.in_scope[{i}]", answers, errors, False, lead_in):
             covered[question] += 1
-        if isinstance(item, dict) and item.get("yesno") in LEAD_IN:
+        if isinstance(item, dict) and item.get("yesno") in lead_in:
             yesno += 1
             yesno_no += item["yesno"] == "no"
     followup_covered: set[str] = set()
     for i, item in enumerate(data["followups"]):
-        followup_covered.update(check_item(item, f"{name}.followups[{i}]", answers, errors, followup=True))
+        followup_covered.update(check_item(item, f"{name}.followups[{i}]", answers, errors, True, lead_in))
     for i, text in enumerate(data["out_of_scope"]):
         if not (isinstance(text, str) and text.strip()):
             errors.append(f"{name}.out_of_scope[{i}]: must be a non-empty string")
     n_in, n_oos, n_fu = len(data["in_scope"]), len(data["out_of_scope"]), len(data["followups"])
     missing = [q for q, n in covered.items() if n == 0]
-    target = TARGETS.get(name)
+    target = targets.get(name)
     if target:
         for key, want in target.items():
             if len(data[key]) != want:
@@ -185,33 +225,46 @@ def texts_of(data: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faq", type=Path, default=ROOT / "chatbot/knowledge/demo_faq.json")
-    parser.add_argument("--tuning", type=Path, default=ROOT / "chatbot/knowledge/demo_faq_questions.json")
+    parser.add_argument(
+        "--lang",
+        choices=sorted(LANGUAGES),
+        default="en",
+        help="the demo FAQ's language: its FAQ, tuning file, splits, targets and yes/no lead-ins (default: en)",
+    )
+    parser.add_argument("--faq", type=Path, help="the FAQ (default: the demo FAQ of --lang)")
+    parser.add_argument("--tuning", type=Path, help="the gate's tuning file (default: that of --lang)")
     parser.add_argument(
         "--set",
         action="append",
         metavar="NAME=PATH",
-        help="a split to check (default: dev and test next to this script)",
+        help="a split to check (default: the dev and test splits of --lang next to this script)",
     )
     args = parser.parse_args()
-    splits = (
-        dict(s.split("=", 1) for s in args.set)
-        if args.set
-        else {"dev": str(HERE / "demo_en_dev.json"), "test": str(HERE / "demo_en_test.json")}
-    )
+    language = LANGUAGES[args.lang]
+    faq_path: Path = args.faq or language["faq"]
+    tuning_path: Path = args.tuning or language["tuning"]
+    splits = dict(s.split("=", 1) for s in args.set) if args.set else {k: str(v) for k, v in language["sets"].items()}
 
     errors: list[str] = []
     warnings: list[str] = []
-    faq = json.loads(args.faq.read_text(encoding="utf-8"))
+    faq = json.loads(faq_path.read_text(encoding="utf-8"))
     answers = {entry["question"]: entry["answer"] for entry in faq}
-    tuning = json.loads(args.tuning.read_text(encoding="utf-8"))
+    tuning = json.loads(tuning_path.read_text(encoding="utf-8"))
+    for i, item in enumerate(tuning.get("in_scope", [])):
+        if item.get("question") not in answers:
+            errors.append(f"tuning file in_scope[{i}]: names no FAQ question: {item.get('question')!r}")
     reference: list[tuple[str, str]] = [("faq question", e["question"]) for e in faq]
     reference += [("faq alternative", a) for e in faq for a in e.get("alternatives", [])]
     reference += [("tuning file", it["text"]) for it in tuning.get("in_scope", [])]
     reference += [("tuning file", t) for t in tuning.get("out_of_scope", [])]
 
     data = {name: json.loads(Path(path).read_text(encoding="utf-8")) for name, path in splits.items()}
-    report: dict[str, Any] = {"splits": {name: check_split(name, d, answers, errors) for name, d in data.items()}}
+    report: dict[str, Any] = {
+        "splits": {
+            name: check_split(name, d, answers, errors, language["targets"], language["lead_in"])
+            for name, d in data.items()
+        }
+    }
 
     # Near-duplicates: against the FAQ and the tuning file, across splits, and within a split.
     ref_norm = [(src, text, normalise(text)) for src, text in reference]
