@@ -1,5 +1,9 @@
 """Scoring customer messages and conversations for sentiment and complaints, off the reply path.
 
+Each message is scored in its language: a Chinese one (`Message.language`) by
+`intents.sentiment.chinese.ChineseSentimentScorer`, any other by the active scorer (the
+registry's trained model, else VADER), which reads English.
+
 One function owns the change and its realtime event: `messages_sentiment_score` stores the
 messages' scores and complaints (category and severity), brings their conversations' current
 sentiment and worst complaint up to date and tells the consoles watching the site, so the badges
@@ -17,14 +21,23 @@ from django.db import transaction
 from chatbot.conversations import events
 from chatbot.conversations.models import Conversation, Message, Sender
 from chatbot.conversations.services import conversation_escalate
-from chatbot.replies.loading import complaint_classifier_get, sentiment_scorer_get
+from chatbot.replies.loading import ModelCache, complaint_classifier_get, sentiment_scorer_get
 from chatbot.sentiment.selectors import messages_unscored
 from chatbot.sites.models import Site
 from intents.complaints.classifier import NOT_A_COMPLAINT, Complaint, ScoredText
 from intents.complaints.cues import is_complaint
 from intents.complaints.severity import worst_complaint
+from intents.languages import CHINESE, detect_language
+from intents.sentiment.chinese import ChineseSentimentScorer
 from intents.sentiment.conversations import conversation_sentiment, escalation_reason
-from intents.sentiment.scorers import SentimentScore
+from intents.sentiment.scorers import SentimentScore, SentimentScorer, scores_by_language
+
+chinese_scorer_cache: ModelCache[SentimentScorer] = ModelCache()
+
+
+def chinese_scorer_get() -> SentimentScorer:
+    """This process's Chinese sentiment scorer, loaded when the first Chinese message is scored."""
+    return chinese_scorer_cache.get(CHINESE, ChineseSentimentScorer)
 
 
 @dataclass(frozen=True)
@@ -47,12 +60,18 @@ def messages_sentiment_score(*, message_ids: Sequence[int]) -> int:
     messages = list(
         Message.objects.filter(pk__in=message_ids, sender=Sender.CUSTOMER)
         .select_related("conversation")
-        .only("pk", "seq", "text", "conversation_id", "conversation__site_id")
+        .only("pk", "seq", "text", "language", "conversation_id", "conversation__site_id")
     )
     if not messages:
         return 0
-    # The models run outside the transaction: no row stays locked while they think.
-    results = sentiment_scorer_get().score([m.text for m in messages])
+    # The models run outside the transaction: no row stays locked while they think. A message
+    # stored before languages were recorded has none: its language is read from its text.
+    results = scores_by_language(
+        [m.text for m in messages],
+        [m.language or detect_language(m.text) for m in messages],
+        {CHINESE: chinese_scorer_get},
+        sentiment_scorer_get,
+    )
     complaints = _complaints_classify(
         [ScoredText(m.text, r.score, r.label) for m, r in zip(messages, results, strict=True)]
     )

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from intents.complaints.chinese import chinese_category
 from intents.complaints.cues import is_complaint
 from intents.complaints.models import (
     CategoryModel,
@@ -16,6 +17,7 @@ from intents.complaints.models import (
 )
 from intents.complaints.severity import complaint_severity
 from intents.embeddings import Embedder
+from intents.languages import CHINESE, detect_language
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,14 @@ class ComplaintClassifier:
         return self.model.predict(self.embedder.encode([prepare_text(t) for t in texts]), among=among)
 
     def classify(self, messages: Sequence[ScoredText]) -> list[Complaint]:
-        """One result per message, in order."""
+        """One result per message, in order. A Chinese complaint's category comes from its cue words
+        (`intents.complaints.chinese`): the embedding model reads English only."""
         chosen = [i for i, m in enumerate(messages) if is_complaint(m.text, m.sentiment_label)]
-        categories = dict(zip(chosen, self.categorise([messages[i].text for i in chosen]), strict=True))
+        chinese = {i for i in chosen if detect_language(messages[i].text) == CHINESE}
+        embedded = [i for i in chosen if i not in chinese]
+        categories = dict(zip(embedded, self.categorise([messages[i].text for i in embedded]), strict=True))
+        for i in chinese:
+            categories[i] = CategoryPrediction(*chinese_category(messages[i].text))
         results = []
         for i, message in enumerate(messages):
             prediction = categories.get(i)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -173,3 +173,22 @@ def scores_from_probabilities(probabilities: FloatArray, labels: Sequence[str]) 
             )
         )
     return results
+
+
+def scores_by_language(
+    texts: Sequence[str],
+    languages: Sequence[str],
+    scorers: Mapping[str, Callable[[], SentimentScorer]],
+    default: Callable[[], SentimentScorer],
+) -> list[SentimentScore]:
+    """Score each text with the scorer of its language (`scorers`, loaded only when a text needs
+    it), else with `default`; one result per text, in order."""
+    groups: dict[str, list[int]] = {}
+    for i, language in enumerate(languages):
+        groups.setdefault(language if language in scorers else "", []).append(i)
+    results: list[SentimentScore | None] = [None] * len(texts)
+    for language, positions in groups.items():
+        scorer = scorers[language]() if language else default()
+        for position, result in zip(positions, scorer.score([texts[i] for i in positions]), strict=True):
+            results[position] = result
+    return [r for r in results if r is not None]
