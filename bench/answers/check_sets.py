@@ -1,7 +1,7 @@
 """Validate the answer-quality question sets against the demo FAQ; prints one JSON object.
 
     .venv/bin/python bench/answers/check_sets.py                 # both splits, the demo FAQ
-    .venv/bin/python bench/answers/check_sets.py --lang zh       # the Chinese splits, the Chinese demo FAQ
+    .venv/bin/python bench/answers/check_sets.py --lang zh       # the Chinese splits, FAQ, tuning file and probes
     .venv/bin/python bench/answers/check_sets.py --faq F --tuning T --set dev=A --set test=B
 
 Checks, for every split:
@@ -17,7 +17,11 @@ Checks, for every split:
   >= 0.8 after normalising) an FAQ question, an FAQ alternative, a question of the gate's tuning file,
   a question of another split, or another question of the same split (Chinese is compared by
   character bigrams, so a run of Han characters counts as its overlapping pairs);
-- the sizes, the yes/no shares and the coverage of FAQ entries against the targets below.
+- the sizes, the yes/no shares and the coverage of FAQ entries against the targets below;
+- with probes (`--probes`, by default `demo_zh_probes.json` for --lang zh): hand-written replies to
+  questions of the splits, each with the verdict its item's patterns must give it: "correct" (the
+  must pattern matches and no forbid pattern does), "contradiction" (a forbid pattern matches) or
+  "no_fact" (neither).
 
 Exit status 1 when anything fails. Standard library only.
 """
@@ -51,6 +55,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         "faq": ROOT / "chatbot/knowledge/demo_faq.json",
         "tuning": ROOT / "chatbot/knowledge/demo_faq_questions.json",
         "sets": {"dev": HERE / "demo_en_dev.json", "test": HERE / "demo_en_test.json"},
+        "probes": None,
         "targets": TARGETS,
         "lead_in": LEAD_IN,
     },
@@ -58,6 +63,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         "faq": ROOT / "chatbot/knowledge/demo_faq_zh.json",
         "tuning": ROOT / "chatbot/knowledge/demo_faq_questions_zh.json",
         "sets": {"dev": HERE / "demo_zh_dev.json", "test": HERE / "demo_zh_test.json"},
+        "probes": HERE / "demo_zh_probes.json",
         "targets": {
             "test": {"in_scope": 133, "out_of_scope": 25, "followups": 12},
             "dev": {"in_scope": 63, "out_of_scope": 15, "followups": 8},
@@ -214,6 +220,51 @@ def check_split(
     }
 
 
+def check_probes(probes: Any, data: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """Judge each probe reply with its item's patterns, as the evaluation does; count those judged as intended."""
+    if not isinstance(probes, list):
+        errors.append("probes: must be a list")
+        return {}
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, split in data.items():
+        for item in split.get("in_scope", []):
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                items[(name, item["text"])] = item
+        for item in split.get("followups", []):
+            if isinstance(item, dict) and isinstance(item.get("turns"), list):
+                items[(name, json.dumps(item["turns"], ensure_ascii=False))] = item
+    verdicts = {"correct": 0, "contradiction": 0, "no_fact": 0}
+    intended = 0
+    for i, probe in enumerate(probes):
+        where = f"probes[{i}]"
+        if (
+            not isinstance(probe, dict)
+            or probe.get("verdict") not in verdicts
+            or not isinstance(probe.get("reply"), str)
+        ):
+            errors.append(
+                f"{where}: expected {{'split', 'text' or 'turns', 'reply', 'verdict'}} (verdict: {sorted(verdicts)})"
+            )
+            continue
+        key = probe["text"] if "text" in probe else json.dumps(probe.get("turns"), ensure_ascii=False)
+        item = items.get((probe.get("split", ""), key))
+        if item is None:
+            errors.append(f"{where}: no question {key!r} in split {probe.get('split')!r}")
+            continue
+        verdicts[probe["verdict"]] += 1
+        try:
+            forbidden = any(re.search(p, probe["reply"], re.IGNORECASE) for p in item["forbid"])
+            has_fact = bool(re.search(item["must"], probe["reply"], re.IGNORECASE))
+        except (re.error, TypeError):
+            continue  # the item's own check reports a bad pattern
+        got = "contradiction" if forbidden else "correct" if has_fact else "no_fact"
+        if got == probe["verdict"]:
+            intended += 1
+        else:
+            errors.append(f"{where}: {probe['reply']!r} to {key!r} is judged {got}, meant {probe['verdict']}")
+    return {"total": len(probes), "judged_as_intended": intended, "meant": verdicts}
+
+
 def texts_of(data: dict[str, Any]) -> list[str]:
     out = [it.get("text", "") for it in data.get("in_scope", []) if isinstance(it, dict)]
     out += [t for t in data.get("out_of_scope", []) if isinstance(t, str)]
@@ -233,6 +284,7 @@ def main() -> int:
     )
     parser.add_argument("--faq", type=Path, help="the FAQ (default: the demo FAQ of --lang)")
     parser.add_argument("--tuning", type=Path, help="the gate's tuning file (default: that of --lang)")
+    parser.add_argument("--probes", type=Path, help="hand-written replies to judge (default: those of --lang, if any)")
     parser.add_argument(
         "--set",
         action="append",
@@ -265,6 +317,9 @@ def main() -> int:
             for name, d in data.items()
         }
     }
+    probes_path: Path | None = args.probes or language["probes"]
+    if probes_path is not None:
+        report["probes"] = check_probes(json.loads(probes_path.read_text(encoding="utf-8")), data, errors)
 
     # Near-duplicates: against the FAQ and the tuning file, across splits, and within a split.
     ref_norm = [(src, text, normalise(text)) for src, text in reference]
