@@ -1,0 +1,90 @@
+"""bench/answers/check_sets.py on the Chinese question sets: they validate against the Chinese demo FAQ,
+and the checker catches what it is there to catch in Chinese."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWERS = ROOT / "bench" / "answers"
+
+
+def check(*args: str) -> tuple[int, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, str(ANSWERS / "check_sets.py"), "--lang", "zh", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def split(name: str) -> dict[str, Any]:
+    return json.loads((ANSWERS / f"demo_zh_{name}.json").read_text(encoding="utf-8"))
+
+
+def check_edited(tmp_path: Path, dev: dict[str, Any], *args: str) -> tuple[int, dict[str, Any]]:
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(dev, ensure_ascii=False), encoding="utf-8")
+    return check("--set", f"dev={path}", "--set", f"test={ANSWERS / 'demo_zh_test.json'}", *args)
+
+
+def test_the_chinese_splits_and_probes_pass_the_checker() -> None:
+    status, report = check()
+
+    assert report["errors"] == []
+    assert status == 0
+    assert {name: report["splits"][name]["entries_covered"] for name in ("dev", "test")} == {"dev": 61, "test": 61}
+    assert report["probes"]["judged_as_intended"] == report["probes"]["total"] > 0
+
+
+def test_a_chinese_question_copied_from_an_faq_alternative_is_an_error(tmp_path: Path) -> None:
+    dev = split("dev")
+    dev["out_of_scope"].append("寄到德国几天能到")  # the alternative is "寄到德国几天能到？"
+
+    status, report = check_edited(tmp_path, dev)
+
+    assert status == 1
+    assert any("near-duplicates faq alternative '寄到德国几天能到？'" in error for error in report["errors"])
+
+
+def test_a_must_pattern_missing_from_the_chinese_answer_is_an_error(tmp_path: Path) -> None:
+    dev = split("dev")
+    dev["in_scope"][0]["must"] = "两周"
+
+    status, report = check_edited(tmp_path, dev)
+
+    assert status == 1
+    assert any(error.startswith("dev.in_scope[0]: must '两周' does not match") for error in report["errors"])
+
+
+def test_a_forbid_pattern_matching_the_answer_behind_the_chinese_no_is_an_error(tmp_path: Path) -> None:
+    dev = split("dev")
+    item = next(it for it in dev["in_scope"] if it.get("yesno") == "no")
+    item["forbid"].append("^不，")
+
+    status, report = check_edited(tmp_path, dev)
+
+    assert status == 1
+    assert any("forbid '^不，' matches the correct reply '不，" in error for error in report["errors"])
+
+
+def test_a_probe_the_patterns_judge_otherwise_is_an_error(tmp_path: Path) -> None:
+    probes = json.loads((ANSWERS / "demo_zh_probes.json").read_text(encoding="utf-8"))
+    first = next(i for i, probe in enumerate(probes) if probe["verdict"] == "correct")
+    probes[first]["verdict"] = "contradiction"
+    path = tmp_path / "probes.json"
+    path.write_text(json.dumps(probes, ensure_ascii=False), encoding="utf-8")
+
+    status, report = check("--probes", str(path))
+
+    assert status == 1
+    assert report["probes"]["judged_as_intended"] == report["probes"]["total"] - 1
+    assert any(
+        error.startswith(f"probes[{first}]: ") and "judged correct, meant contradiction" in error
+        for error in report["errors"]
+    )
