@@ -23,7 +23,7 @@ def echo_replies(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.CHATBOT_DISPATCH = "inline"
     settings.CHATBOT_STREAM_DELAY_MS = 0
     # The echo responder needs no FAQ index; building one would load the embedding model.
-    monkeypatch.setattr(reply_services, "faq_index_get", lambda *, site: None)
+    monkeypatch.setattr(reply_services, "faq_index_get", lambda **_: None)
 
 
 class Api:
