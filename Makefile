@@ -31,8 +31,8 @@ install: $(VENV)/.installed ## install the runtime dependencies into .venv
 
 install-dev: $(VENV)/.installed-dev browser ## install runtime, test and lint dependencies, and Chromium
 
-browser: ## install Debian's Chromium and ChromeDriver for the browser tests (needs root or sudo)
-	@command -v chromium >/dev/null || bash .ci/install-browser
+browser: ## install Debian's Chromium, ChromeDriver and a CJK font for the browser tests (needs root or sudo)
+	@(command -v chromium >/dev/null && fc-list :lang=zh | grep -q .) || bash .ci/install-browser
 
 services: ## start PostgreSQL and Redis if they are not running
 	@bash .ci/services

@@ -16,6 +16,53 @@
   var ATTR_COLOR = script.getAttribute('data-color');
   var P = 'chatbot:' + KEY + ':';
 
+  // ---------- UI strings, in the site's language or the browser's ----------
+  var STRINGS = {
+    en: {
+      open: 'Open chat', close: 'Close chat', chat: 'Chat', chatWith: 'Chat with ', human: 'Talk to a human',
+      askPerson: 'Ask for a person', reconnecting: 'Reconnecting…', connecting: 'Connecting…',
+      conversation: 'Conversation', placeholder: 'Write a message…', message: 'Message', send: 'Send message',
+      agent: 'Agent', sources: 'Sources:', choose: 'Choose one', helpful: 'Helpful', notHelpful: 'Not helpful',
+      error: 'Something went wrong.', agentTyping: 'Agent is typing', botTyping: 'Assistant is typing',
+      bot: 'Bot', waiting: 'Waiting for a person…', withHuman: "You're chatting with a person", closed: 'Closed',
+      contactIntro: "Sorry, nobody from our team could join yet. Leave your e-mail address and a message, and we'll answer by e-mail. You can also keep waiting here.",
+      email: 'Your e-mail address', yourMessage: 'Your message', contactSend: 'Send',
+      rate: 'How did we do?', rateGroup: 'Rate this conversation from 1 to 5', of5: ' of 5',
+      rated: 'Thanks for your rating!', unread: ' unread', tooMany: 'Too many messages. Please wait a moment.'
+    },
+    'zh-hans': {
+      open: '打开聊天', close: '关闭聊天', chat: '在线客服', chatWith: '联系 ', human: '转人工',
+      askPerson: '转接人工客服', reconnecting: '正在重新连接…', connecting: '正在连接…',
+      conversation: '对话记录', placeholder: '请输入消息…', message: '消息', send: '发送消息',
+      agent: '客服', sources: '参考：', choose: '请选择一项', helpful: '有帮助', notHelpful: '没帮助',
+      error: '出错了，请稍后再试。', agentTyping: '客服正在输入', botTyping: '智能助手正在输入',
+      bot: '智能助手', waiting: '正在为您转接人工…', withHuman: '人工客服为您服务中', closed: '对话已结束',
+      contactIntro: '抱歉，客服暂时无法接入。您可以留下邮箱和留言，我们会通过邮件回复您；也可以继续在这里等待。',
+      email: '您的邮箱地址', yourMessage: '您的留言', contactSend: '提交',
+      rate: '请为本次服务评分', rateGroup: '为本次对话打分（1 到 5 分）', of5: ' 分（满分 5 分）',
+      rated: '感谢您的评价！', unread: ' 条未读', tooMany: '消息发送太频繁，请稍后再试。'
+    }
+  };
+  // `zh`, `zh-CN`, `zh-Hans-CN`, `zh-SG` are Simplified Chinese; `en-GB` is English.
+  function langCode(c) {
+    c = String(c || '').toLowerCase().replace(/_/g, '-');
+    if (/^zh(-hans|-cn|-sg|-my)?(-|$)/.test(c) && !/^zh-(hant|tw|hk|mo)/.test(c)) return 'zh-hans';
+    return c.split('-')[0];
+  }
+  function browserLangs() {
+    var l = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    return Array.prototype.map.call(l, langCode);
+  }
+  // The widget's language: the browser's first one the site serves, else the site's own; with no
+  // site settings yet, the browser's first one the widget has strings for.
+  function pickLang(served, fallback) {
+    var mine = browserLangs();
+    for (var i = 0; i < mine.length; i++) if ((served || Object.keys(STRINGS)).indexOf(mine[i]) >= 0) return mine[i];
+    return fallback || 'en';
+  }
+  var lang = langCode(script.getAttribute('data-language') || sget(LS, 'lang') || pickLang(null, 'en'));
+  function t(k) { return (STRINGS[lang] || STRINGS.en)[k] || STRINGS.en[k]; }
+
   // ---------- storage (may be blocked: never throw) ----------
   function sget(store, k) { try { return window[store].getItem(P + k); } catch (e) { return null; } }
   function sset(store, k, v) {
@@ -170,26 +217,27 @@
   var W = el('div', 'w' + (LEFT ? ' left' : ''));
   root.appendChild(W);
 
-  var launcher = el('button', 'l', { type: 'button', 'data-testid': 'launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false', 'aria-controls': 'cbw-panel' });
+  var launcher = el('button', 'l', { type: 'button', 'data-testid': 'launcher', 'aria-label': t('open'), 'aria-expanded': 'false', 'aria-controls': 'cbw-panel' });
   var ic = icon(I_CHAT, 28); ic.setAttribute('class', 'ic');
   var ix = icon(I_X, 26); ix.setAttribute('class', 'ix');
   var badge = el('span', 'b', { 'aria-hidden': 'true', hidden: '' });
   launcher.append(ic, ix, badge);
 
-  var panel = el('div', 'p', { id: 'cbw-panel', 'data-testid': 'panel', role: 'dialog', 'aria-label': 'Chat', hidden: '' });
+  var panel = el('div', 'p', { id: 'cbw-panel', 'data-testid': 'panel', role: 'dialog', 'aria-label': t('chat'), hidden: '' });
   var header = el('div', 'h');
   var htext = el('div', 'ht');
-  var hname = el('div', 'hn', null, sget(LS, 'name') || 'Chat');
-  var hstatus = el('div', 'hs', { 'aria-live': 'polite' }, 'Bot');
+  var hname = el('div', 'hn', null, sget(LS, 'name') || t('chat'));
+  var hstatus = el('div', 'hs', { 'aria-live': 'polite' }, t('bot'));
   htext.append(hname, hstatus);
-  var human = el('button', 'hb', { type: 'button', 'data-testid': 'human', title: 'Ask for a person' });
-  human.append(icon(I_PERSON, 14), document.createTextNode('Talk to a human'));
-  var closeBtn = el('button', 'hc', { type: 'button', 'aria-label': 'Close chat', 'data-testid': 'close' });
+  var human = el('button', 'hb', { type: 'button', 'data-testid': 'human', title: t('askPerson') });
+  var humanText = document.createTextNode(t('human'));
+  human.append(icon(I_PERSON, 14), humanText);
+  var closeBtn = el('button', 'hc', { type: 'button', 'aria-label': t('close'), 'data-testid': 'close' });
   closeBtn.appendChild(icon(I_X, 20));
   header.append(htext, human, closeBtn);
-  var recon = el('div', 'rc', { 'data-testid': 'reconnecting', role: 'status', hidden: '' }, 'Reconnecting…');
+  var recon = el('div', 'rc', { 'data-testid': 'reconnecting', role: 'status', hidden: '' }, t('reconnecting'));
   var scroller = el('div', 's');
-  var log = el('div', 'log', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation' });
+  var log = el('div', 'log', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('conversation') });
   var greet = el('div', 'm bot', { 'data-testid': 'greeting' });
   var greetText = el('div', 't');
   greet.appendChild(greetText); greet.hidden = true;
@@ -199,13 +247,25 @@
   var typingSr = el('span', 'sr', { role: 'status' });
   scroller.append(log, typing, typingSr);
   var form = el('div', 'f');
-  var input = el('textarea', null, { 'data-testid': 'input', rows: '1', maxlength: '4000', placeholder: 'Write a message…', 'aria-label': 'Message' });
-  var sendBtn = el('button', 'sb', { type: 'button', 'data-testid': 'send', 'aria-label': 'Send message', disabled: '' });
+  var input = el('textarea', null, { 'data-testid': 'input', rows: '1', maxlength: '4000', placeholder: t('placeholder'), 'aria-label': t('message') });
+  var sendBtn = el('button', 'sb', { type: 'button', 'data-testid': 'send', 'aria-label': t('send'), disabled: '' });
   sendBtn.appendChild(icon(I_SEND, 20));
   form.append(input, sendBtn);
   panel.append(header, recon, scroller, form);
   W.append(panel, launcher);
 
+  // Labels of the widget's fixed parts in `lang` (dynamic parts call t() as they are made).
+  function applyLang() {
+    W.setAttribute('lang', lang);
+    panel.setAttribute('lang', lang);
+    human.title = t('askPerson'); humanText.textContent = t('human');
+    closeBtn.setAttribute('aria-label', t('close'));
+    log.setAttribute('aria-label', t('conversation'));
+    input.placeholder = t('placeholder'); input.setAttribute('aria-label', t('message'));
+    sendBtn.setAttribute('aria-label', t('send'));
+    hstatus.textContent = STATUS()[status] || status;
+    setRecon(); setBadge();
+  }
   function applyColor(c) {
     W.style.setProperty('--c', c);
     W.style.setProperty('--ink', inkFor(c));
@@ -219,7 +279,7 @@
   }
   function bubble(sender, text, cls, label) {
     var m = el('div', 'm ' + sender + (cls ? ' ' + cls : ''), { 'data-sender': sender });
-    if (sender === 'operator') m.appendChild(el('div', 'lb', null, label || 'Agent'));
+    if (sender === 'operator') m.appendChild(el('div', 'lb', null, label || t('agent')));
     m.appendChild(el('div', 't', null, text));
     return m;
   }
@@ -246,14 +306,14 @@
     for (var i = 0; i < old.length; i++) old[i].remove();
     if (Array.isArray(f.sources) && f.sources.length) {
       var src = el('div', 'src', { 'data-testid': 'sources' });
-      src.appendChild(el('span', null, null, 'Sources:'));
+      src.appendChild(el('span', null, null, t('sources')));
       f.sources.forEach(function (s) {
         if (s && s.question != null) src.appendChild(el('span', 'chip', { title: String(s.question) }, String(s.question)));
       });
       m.appendChild(src);
     }
     if (Array.isArray(f.options) && f.options.length) { // a clarifying question: one button per candidate
-      var opts = el('div', 'opts', { 'data-testid': 'options', role: 'group', 'aria-label': 'Choose one' });
+      var opts = el('div', 'opts', { 'data-testid': 'options', role: 'group', 'aria-label': t('choose') });
       f.options.forEach(function (o) {
         if (!o || o.question == null) return;
         var ob = el('button', 'ih opt', { type: 'button', 'data-testid': 'option' }, String(o.question));
@@ -264,7 +324,7 @@
     }
     var act = el('div', 'act');
     var fbKey = conv + ':' + f.seq;
-    [['up', I_UP, 'Helpful'], ['down', I_DOWN, 'Not helpful']].forEach(function (d) {
+    [['up', I_UP, t('helpful')], ['down', I_DOWN, t('notHelpful')]].forEach(function (d) {
       var b = el('button', 'fb', { type: 'button', 'aria-label': d[2], title: d[2], 'data-testid': 'feedback-' + d[0], 'aria-pressed': String(feedback[fbKey] === d[0]) });
       b.appendChild(icon(d[1], 14));
       b.addEventListener('click', function () {
@@ -277,14 +337,14 @@
       act.appendChild(b);
     });
     if (f.handoff_offered === true) {
-      var ih = el('button', 'ih', { type: 'button', 'data-testid': 'human-inline' }, 'Talk to a human');
+      var ih = el('button', 'ih', { type: 'button', 'data-testid': 'human-inline' }, t('human'));
       ih.addEventListener('click', handoff);
       act.appendChild(ih);
     }
     m.appendChild(act);
   }
   function notice(text) {
-    var m = bubble('system', String(text || 'Something went wrong.'), 'notice');
+    var m = bubble('system', String(text || t('error')), 'notice');
     m.setAttribute('data-testid', 'notice');
     log.appendChild(m);
     toBottom();
@@ -292,17 +352,17 @@
   function showTyping(on, who) {
     clearTimeout(typingTimer);
     typing.hidden = !on;
-    typingSr.textContent = on ? (who === 'operator' ? 'Agent is typing' : 'Assistant is typing') : '';
+    typingSr.textContent = on ? (who === 'operator' ? t('agentTyping') : t('botTyping')) : '';
     if (on) { typingTimer = setTimeout(function () { showTyping(false); }, 8000); toBottom(); }
   }
-  var STATUS = { bot: 'Bot', waiting_human: 'Waiting for a person…', human: "You're chatting with a person", closed: 'Closed' };
+  function STATUS() { return { bot: t('bot'), waiting_human: t('waiting'), human: t('withHuman'), closed: t('closed') }; }
   var waitTimer = null, contactForm = null, ratingBox = null;
   // `f`: a status frame, or the session frame (same fields).
   function setStatus(f) {
     var s = f && f.status;
     if (typeof s !== 'string') return;
     status = s;
-    hstatus.textContent = STATUS[s] || s;
+    hstatus.textContent = STATUS()[s] || s;
     hstatus.classList.toggle('off', s === 'closed');
     human.disabled = s === 'waiting_human' || s === 'human';
     if (s !== 'bot') { // the bot no longer answers: a reply still streaming will not be completed
@@ -322,10 +382,10 @@
   function offerContact() {
     if (contactForm) return;
     contactForm = el('form', 'cf', { 'data-testid': 'contact-form' });
-    contactForm.appendChild(el('div', null, null, "Sorry, nobody from our team could join yet. Leave your e-mail address and a message, and we'll answer by e-mail. You can also keep waiting here."));
-    var email = el('input', null, { type: 'email', required: '', maxlength: '254', placeholder: 'you@example.com', 'aria-label': 'Your e-mail address', 'data-testid': 'contact-email' });
-    var text = el('textarea', null, { required: '', maxlength: '4000', rows: '3', placeholder: 'Your message', 'aria-label': 'Your message', 'data-testid': 'contact-text' });
-    var go = el('button', 'ih', { type: 'submit', 'data-testid': 'contact-send' }, 'Send');
+    contactForm.appendChild(el('div', null, null, t('contactIntro')));
+    var email = el('input', null, { type: 'email', required: '', maxlength: '254', placeholder: 'you@example.com', 'aria-label': t('email'), 'data-testid': 'contact-email' });
+    var text = el('textarea', null, { required: '', maxlength: '4000', rows: '3', placeholder: t('yourMessage'), 'aria-label': t('yourMessage'), 'data-testid': 'contact-text' });
+    var go = el('button', 'ih', { type: 'submit', 'data-testid': 'contact-send' }, t('contactSend'));
     contactForm.append(email, text, go);
     contactForm.addEventListener('submit', function (e) {
       e.preventDefault();
@@ -338,10 +398,10 @@
   }
   function offerRating(id) {
     ratingBox = el('div', 'rt', { 'data-testid': 'rating' });
-    ratingBox.appendChild(el('div', null, null, 'How did we do?'));
-    var stars = el('div', 'stars', { role: 'group', 'aria-label': 'Rate this conversation from 1 to 5' });
+    ratingBox.appendChild(el('div', null, null, t('rate')));
+    var stars = el('div', 'stars', { role: 'group', 'aria-label': t('rateGroup') });
     [1, 2, 3, 4, 5].forEach(function (n) {
-      var b = el('button', 'ih', { type: 'button', 'aria-label': n + ' of 5', 'data-testid': 'rate-' + n }, String(n));
+      var b = el('button', 'ih', { type: 'button', 'aria-label': n + t('of5'), 'data-testid': 'rate-' + n }, String(n));
       b.addEventListener('click', function () { sendFrame({ type: 'rating', conversation: id, score: n }); });
       stars.appendChild(b);
     });
@@ -351,12 +411,12 @@
   }
   function onRated(f) {
     sset(LS, 'rated:' + f.conversation, String(f.score));
-    if (ratingBox) { ratingBox.replaceChildren(el('div', null, null, 'Thanks for your rating!')); ratingBox = null; }
+    if (ratingBox) { ratingBox.replaceChildren(el('div', null, null, t('rated'))); ratingBox = null; }
   }
   function setBadge() {
     badge.hidden = !unread;
     badge.textContent = unread > 9 ? '9+' : String(unread);
-    launcher.setAttribute('aria-label', (isOpen ? 'Close chat' : 'Open chat') + (unread ? ' (' + unread + ' unread)' : ''));
+    launcher.setAttribute('aria-label', (isOpen ? t('close') : t('open')) + (unread ? ' (' + unread + t('unread') + ')' : ''));
   }
   function markSeen() {
     if (conv == null) return;
@@ -367,7 +427,7 @@
   function setRecon() {
     var show = wanted && !ready && (everReady || attempt > 0);
     recon.hidden = !show;
-    recon.textContent = everReady ? 'Reconnecting…' : 'Connecting…';
+    recon.textContent = everReady ? t('reconnecting') : t('connecting');
   }
 
   // A different conversation (new visitor, closed one replaced): keep old bubbles visible but inert.
@@ -446,9 +506,15 @@
     clearTimeout(helloTimer);
     if (typeof f.token === 'string' && f.token) { token = f.token; sset(LS, 'token', token); }
     var site = f.site || {};
-    if (typeof site.name === 'string' && site.name) { hname.textContent = site.name; panel.setAttribute('aria-label', 'Chat with ' + site.name); sset(LS, 'name', site.name); }
-    if (typeof site.greeting === 'string' && site.greeting) { greetText.textContent = site.greeting; greet.hidden = false; sset(LS, 'greeting', site.greeting); }
-    if (typeof site.language === 'string') panel.setAttribute('lang', site.language);
+    if (typeof site.language === 'string' && !script.getAttribute('data-language')) {
+      var served = Array.isArray(site.languages) ? site.languages.map(langCode) : [langCode(site.language)];
+      lang = pickLang(served, langCode(site.language));
+      sset(LS, 'lang', lang);
+      applyLang();
+    }
+    if (typeof site.name === 'string' && site.name) { hname.textContent = site.name; panel.setAttribute('aria-label', t('chatWith') + site.name); sset(LS, 'name', site.name); }
+    var greeting = site.greetings && typeof site.greetings[lang] === 'string' ? site.greetings[lang] : site.greeting;
+    if (typeof greeting === 'string' && greeting) { greetText.textContent = greeting; greet.hidden = false; sset(LS, 'greeting', greeting); }
     var c = validColor(site.color);
     if (c) { sset(LS, 'color', c); if (!validColor(ATTR_COLOR)) applyColor(c); }
     setConv(f.conversation === undefined ? null : f.conversation);
@@ -470,7 +536,7 @@
   function onRateLimited(f) {
     var until = Date.now() + rateWait(f);
     if (ready) { holdUntil = Math.max(holdUntil, until); flushOutbox(); } else notBefore = Math.max(notBefore, until);
-    var text = f.message || 'Too many messages. Please wait a moment.';
+    var text = f.message || t('tooMany');
     if (rateNotice && rateNotice.parentNode === log) { setText(rateNotice, text); log.appendChild(rateNotice); toBottom(); }
     else { notice(text); rateNotice = log.lastElementChild; }
   }
