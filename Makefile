@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers mpnet clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format messages bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers mpnet clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -90,6 +90,10 @@ lint: install-dev ## ruff, mypy and the import contracts (lint-imports: layers, 
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+messages: install ## update the console's Simplified Chinese catalogue (locale/zh_Hans) from the templates and compile it
+	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/python manage.py makemessages -l zh_Hans --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
+	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/python manage.py compilemessages -l zh_Hans
 
 bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000 sessions (prints JSON)
 	$(PY) bench/ws_load.py $(BENCH_ARGS)

@@ -23,6 +23,9 @@ TextKey = Literal[
     "handoff_requested",
     "contact_left",
     "reply_failed",
+    "operator_joined",
+    "operator_released",
+    "operator_closed",
 ]
 
 TEXTS: dict[str, dict[TextKey, str]] = {
@@ -38,6 +41,9 @@ TEXTS: dict[str, dict[TextKey, str]] = {
         ),
         "contact_left": "Thanks. Nobody could join the chat in time, so our team will answer you by e-mail at {email}.",
         "reply_failed": "Sorry, I couldn't answer that just now. I've asked a member of our team to join this chat.",
+        "operator_joined": "{name} joined the chat.",
+        "operator_released": "{name} handed the chat back to the assistant.",
+        "operator_closed": "{name} closed the chat.",
     },
     CHINESE: {
         "greeting": "您好！请问有什么可以帮您？",
@@ -49,6 +55,9 @@ TEXTS: dict[str, dict[TextKey, str]] = {
         "handoff_requested": "已收到您的人工服务申请，我们已通知客服团队，客服会尽快接入对话。",
         "contact_left": "感谢您的留言！刚才暂时没有客服接入，我们会通过邮件（{email}）回复您。",
         "reply_failed": "抱歉，刚才没能回答您的问题，已为您转接人工客服，请稍候。",
+        "operator_joined": "客服 {name} 已接入，为您服务。",
+        "operator_released": "客服 {name} 已将对话转回智能助手。",
+        "operator_closed": "客服 {name} 已结束本次对话。",
     },
 }
 

@@ -32,6 +32,10 @@ class Operator(models.Model):
     display_name = models.CharField(max_length=150, blank=True, help_text="Shown to customers; default: username.")
     # Set by the console's heartbeat while a console is open; an operator is online until then.
     online_until = models.DateTimeField(null=True, blank=True)
+    # The console's language for this operator (`chatbot.console.middleware`); empty: the browser's.
+    language = models.CharField(
+        max_length=16, blank=True, choices=settings.LANGUAGES, help_text="The console's language; empty: the browser's."
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role})"

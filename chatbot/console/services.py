@@ -8,13 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender
-from chatbot.conversations.services import conversation_closed_announce, message_announce, replies_pending_cancel
+from chatbot.conversations.services import (
+    conversation_closed_announce,
+    conversation_language,
+    message_announce,
+    replies_pending_cancel,
+)
+from intents.texts import TextKey, text
 
 
 class ConsoleActionError(Exception):
@@ -40,9 +47,17 @@ def _locked(conversation_id: int) -> Conversation:
     return conversation
 
 
-def _system_message(conversation: Conversation, text: str) -> Message:
+def _system_message(conversation: Conversation, key: TextKey, operator: Operator) -> Message:
+    """The customer is told what the operator did, in the customer's language."""
     conversation.last_seq += 1
-    return Message.objects.create(conversation=conversation, seq=conversation.last_seq, sender=Sender.SYSTEM, text=text)
+    language = conversation_language(conversation)
+    return Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=Sender.SYSTEM,
+        text=text(key, language).format(name=operator.name),
+        language=language,
+    )
 
 
 def _announce(conversation: Conversation, *messages: Message, kind: str = "status") -> None:
@@ -73,7 +88,7 @@ def conversation_claim(*, conversation_id: int, operator: Operator) -> Claim:
         conversation.assignee = operator.user
         conversation.waiting_since = None
         replies_pending_cancel(conversation)
-        joined = _system_message(conversation, f"{operator.name} joined the chat.")
+        joined = _system_message(conversation, "operator_joined", operator)
         conversation.save(update_fields=["status", "assignee", "waiting_since", "last_seq", "updated_at"])
         _announce(conversation, joined, kind="assigned")
     return Claim(conversation, won=True, holder=operator.name)
@@ -124,7 +139,7 @@ def conversation_release(*, conversation_id: int, operator: Operator) -> Convers
         _assigned_to(conversation, operator)
         conversation.status = ConversationStatus.BOT
         conversation.assignee = None
-        notice = _system_message(conversation, f"{operator.name} handed the chat back to the assistant.")
+        notice = _system_message(conversation, "operator_released", operator)
         conversation.save(update_fields=["status", "assignee", "last_seq", "updated_at"])
         _announce(conversation, notice)
     return conversation
@@ -142,7 +157,7 @@ def conversation_close(*, conversation_id: int, operator: Operator) -> Conversat
         conversation.closed_at = timezone.now()
         conversation.waiting_since = None
         replies_pending_cancel(conversation)
-        notice = _system_message(conversation, f"{operator.name} closed the chat.")
+        notice = _system_message(conversation, "operator_closed", operator)
         conversation.save(update_fields=["status", "closed_at", "waiting_since", "last_seq", "updated_at"])
         _announce(conversation, notice)
     return conversation
@@ -171,6 +186,15 @@ def operator_heartbeat(*, operator: Operator, seconds: int) -> None:
 
 def operator_offline(*, operator: Operator) -> None:
     Operator.objects.filter(pk=operator.pk).update(online_until=None)
+
+
+def operator_language_set(*, operator: Operator, language: str) -> Operator:
+    """The console's language for the operator (a code of settings.LANGUAGES; "": the browser's)."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ConsoleActionError("bad_language", f"Unknown language {language!r}.")
+    operator.language = language
+    operator.save(update_fields=["language"])
+    return operator
 
 
 def contact_request_handled(*, contact_id: int, operator: Operator) -> ContactRequest:

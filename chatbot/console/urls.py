@@ -11,4 +11,5 @@ urlpatterns = [
     path("login/code/", views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("two-factor/", views.two_factor, name="two_factor"),
+    path("language/", views.language, name="language"),
 ]

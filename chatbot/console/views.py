@@ -18,13 +18,17 @@ from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from chatbot.console.access import console_view, operator_for, sites_for
 from chatbot.console.models import CannedResponse
+from chatbot.console.services import ConsoleActionError, operator_language_set
 from chatbot.console.two_factor import (
     two_factor_backup_codes_left,
     two_factor_backup_codes_renew,
@@ -55,6 +59,21 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "heartbeat_s": max(5, settings.CHATBOT_OPERATOR_ONLINE_S // 3),
     }
     return render(request, "console/inbox.html", context)
+
+
+@require_POST
+@console_view()
+def language(request: HttpRequest) -> HttpResponse:
+    """The operator picks the console's language (empty: the browser's); back to the page they were on."""
+    operator = request.operator  # type: ignore[attr-defined]
+    try:
+        operator_language_set(operator=operator, language=request.POST.get("language", "").strip())
+    except ConsoleActionError as exc:
+        messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("console:inbox")
+    return redirect(back)
 
 
 # --- Signing in: password, then (for accounts that have it) a code of the authenticator app. ---

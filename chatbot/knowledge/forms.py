@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from chatbot.knowledge.models import FaqEntry
 from chatbot.sites.models import Site
@@ -27,21 +28,25 @@ def _one_line(text: str) -> str:
 
 
 class FaqEntryForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    question = forms.CharField(max_length=QUESTION_MAX, help_text="How customers usually ask it.")
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None, label=_("Site"))
+    question = forms.CharField(
+        max_length=QUESTION_MAX, label=_("Question"), help_text=_("How customers usually ask it.")
+    )
     alternatives = forms.CharField(
         required=False,
+        label=_("Alternatives"),
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Other ways customers ask it, one per line. The bot matches these too.",
+        help_text=_("Other ways customers ask it, one per line. The bot matches these too."),
     )
-    answer = forms.CharField(max_length=ANSWER_MAX, widget=forms.Textarea(attrs={"rows": 6}))
-    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. shipping, returns.")
+    answer = forms.CharField(max_length=ANSWER_MAX, label=_("Answer"), widget=forms.Textarea(attrs={"rows": 6}))
+    tags = forms.CharField(required=False, label=_("Tags"), help_text=_("Comma-separated, e.g. shipping, returns."))
     language = forms.ChoiceField(
         required=False,
-        choices=[("", "The site's language"), *LANGUAGE_NAMES.items()],
-        help_text="The language customers ask it in: a customer is answered from the entries in their language.",
+        label=_("Language"),
+        choices=[("", _("The site's language")), *LANGUAGE_NAMES.items()],
+        help_text=_("The language customers ask it in: a customer is answered from the entries in their language."),
     )
-    is_active = forms.BooleanField(required=False, initial=True, label="Active (the bot answers with it)")
+    is_active = forms.BooleanField(required=False, initial=True, label=_("Active (the bot answers with it)"))
 
     def __init__(self, *args: Any, sites: QuerySet[Site], entry: FaqEntry | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
