@@ -4,18 +4,27 @@ Pure computing over texts, their embeddings and the day each was asked (no datab
 questions are clustered (`intents.clustering`), the previous window of the same length is placed
 in those clusters, and each cluster's two counts give its trend. `chatbot.analytics.services`
 feeds it from the stored messages and keeps the result.
+
+Chinese questions are grouped by their words, segmented by jieba (`chinese_words`): the sentence
+embedding model reads English, so its vectors of Chinese text are close to noise. `topic_vectors`
+gives each question the vector of its own language, in blocks that never overlap, so a Chinese and
+an English question never share a topic and each language is clustered on its own terms.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.feature_extraction.text import CountVectorizer
 
 from intents.clustering import DEFAULT_DISTANCE_THRESHOLD, Cluster, cluster_texts, unit_rows
 
@@ -32,13 +41,95 @@ SMALL_TALK = frozenset(
     """.split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[^\W\d_]+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+# Chinese small talk ("你好", "谢谢", "好的", "在吗"), and the question words and pronouns every
+# question has ("请问", "怎么", "多少", "你们"): neither says what a question is about.
+CHINESE_SMALL_TALK = frozenset(
+    """
+    你好 您好 谢谢 多谢 感谢 好的 嗯嗯 在吗 收到 再见 拜拜 是的 明白 知道 知道了 没问题 哈哈 辛苦 辛苦了 不客气 好吧
+    对的 可以 行的 客服 有人 有人吗
+    """.split()  # noqa: SIM905
+)
+_CHINESE_FUNCTION_WORDS = frozenset(
+    """
+    请问 怎么 怎样 怎么样 如何 什么 多少 哪里 哪个 哪些 为什么 能不能 可不可以 能否 是否 一下 我们 你们 您们 这个 那个
+    现在 已经 还是 没有 还有 就是 但是 因为 所以 如果 需要 想要 一个 一些 有没有 是不是 怎么办 可以 能够 时候 一般
+    """.split()  # noqa: SIM905
+)
+CHINESE_WORDS_KEPT = 1024
+
+
+@functools.cache
+def _jieba() -> Any:
+    import jieba  # its dictionary loads on first use (about 1 s); only Chinese messages need it
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def chinese_words(text: str, terms: Sequence[str] = ()) -> list[str]:
+    """The words of a Chinese message that say what it is about: jieba's words of two characters
+    or more (and Latin words of three letters or more), without question words and pronouns. The
+    `terms` (the sites' `segmentation_terms`: "羊毛毯", "Lumen & Loom") are cut out first and kept
+    whole, so jieba never splits a product name into pieces ("羊" / "毛毯")."""
+    text = text.casefold()
+    names = sorted({t.strip().casefold() for t in terms if t.strip()}, key=len, reverse=True)
+    pieces = re.split("(" + "|".join(re.escape(n) for n in names) + ")", text) if names else [text]
+    words = []
+    for number, piece in enumerate(pieces):
+        if number % 2:  # a name (re.split puts the separators at odd positions)
+            words.append(piece)
+            continue
+        for word in _jieba().cut(piece):
+            word = word.strip()
+            if _HAN.search(word):
+                if len(word) >= 2 and word not in _CHINESE_FUNCTION_WORDS:
+                    words.append(word)
+            elif len(word) >= 3 and word.isalpha():
+                words.append(word)
+    return words
 
 
 def is_question(text: str) -> bool:
     """Whether a customer message says enough to belong to a topic: it has a word of three letters
     or more that is not small talk. "Hi", "thanks!", "ok thank you", "yes please" and an order
-    number alone do not; "refund?" and "hi, where is my parcel" do."""
+    number alone do not; "refund?" and "hi, where is my parcel" do. In Chinese, a word of its own
+    that is not small talk: "你好", "谢谢你", "好的" do not; "运费多少钱" does."""
+    if _HAN.search(text):
+        return any(word not in CHINESE_SMALL_TALK for word in chinese_words(text))
     return any(len(word) >= 3 and word not in SMALL_TALK for word in _WORD.findall(text.casefold()))
+
+
+def topic_vectors(
+    texts: Sequence[str], embeddings: npt.ArrayLike, terms: Sequence[str] = ()
+) -> npt.NDArray[np.float64]:
+    """One row per text to cluster hot topics by: a Chinese text's is its words (`chinese_words`
+    with the sites' `terms`; the window's 1,024 most frequent, unit length) in a block of columns of its own, any other
+    text's its sentence embedding, in the first block. Texts of the two languages are orthogonal,
+    so they are never in one topic."""
+    dense = np.asarray(embeddings, dtype=np.float64)
+    chinese = [i for i, text in enumerate(texts) if _HAN.search(text)]
+    if not chinese:
+        return dense
+    # The most frequent words only: a hot topic is asked often, so its words are among them, and
+    # the matrix stays small (rows x (embedding + CHINESE_WORDS_KEPT) at most).
+    counter = CountVectorizer(
+        analyzer=lambda text: chinese_words(text, terms), binary=True, max_features=CHINESE_WORDS_KEPT
+    )
+    try:
+        counts = counter.fit_transform([texts[i] for i in chinese]).toarray().astype(np.float64)
+    except ValueError:  # no Chinese text has a word of its own
+        return dense
+    rows = np.zeros((len(texts), dense.shape[1] + counts.shape[1]), dtype=np.float64)
+    rows[:, : dense.shape[1]] = dense
+    norms = np.linalg.norm(counts, axis=1)
+    for row, position in enumerate(chinese):
+        if norms[row] > 0:  # a text none of whose words are kept stays with its embedding
+            rows[position, : dense.shape[1]] = 0.0
+            rows[position, dense.shape[1] :] = counts[row] / norms[row]
+    return rows
 
 
 class Direction(StrEnum):

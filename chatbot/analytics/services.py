@@ -30,7 +30,7 @@ from chatbot.replies.dispatch import task_dispatch
 from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
-from intents.topics import hot_topics, is_question
+from intents.topics import hot_topics, is_question, topic_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,11 @@ def _compute(report: HotTopicsReport, *, embedder: Embedder | None) -> None:
         # Each distinct text is embedded once (repeats still count). The vectors are used here and
         # never stored: embeddings can be turned back into text, and erasure must leave no copy.
         distinct = list(dict.fromkeys(q.text for q in (*current, *previous)))
-        vectors = embedder.encode(distinct)
+        # A Chinese question is placed by its words, in columns of its own (`topic_vectors`).
+        terms = [
+            t for ts in Site.objects.filter(pk__in=site_ids).values_list("segmentation_terms", flat=True) for t in ts
+        ]
+        vectors = topic_vectors(distinct, embedder.encode(distinct), terms)
         row = {text: i for i, text in enumerate(distinct)}
         topics = hot_topics(
             [q.text for q in current],
