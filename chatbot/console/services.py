@@ -5,6 +5,7 @@ site's inbox group)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatbot.console.models import Note, Operator
+from chatbot.console.models import Note, Operator, Role
 from chatbot.conversations import events
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus, Message, Sender
 from chatbot.conversations.services import (
@@ -21,6 +22,7 @@ from chatbot.conversations.services import (
     message_announce,
     replies_pending_cancel,
 )
+from chatbot.sites.models import Site
 from intents.texts import TextKey, text
 
 
@@ -207,3 +209,23 @@ def contact_request_handled(*, contact_id: int, operator: Operator) -> ContactRe
             lambda: events.publish_inbox(site_id=conversation.site_id, conversation_id=conversation.pk, kind="contact")
         )
     return contact
+
+
+def operator_update(*, operator: Operator, by: Operator, role: str, site_ids: Iterable[int]) -> Operator:
+    """An organisation admin (`by`) sets an operator's role and sites, all within their own
+    organisation. An admin cannot change their own role (the organisation would be left without)."""
+    if not by.is_admin or operator.organisation_id != by.organisation_id:
+        raise ConsoleActionError("not_found", "No such operator.")
+    if role not in Role.values:
+        raise ConsoleActionError("bad_role", f"Unknown role {role!r}.")
+    if operator.pk == by.pk and role != operator.role:
+        raise ConsoleActionError("own_role", "Ask another admin to change your own role.")
+    wanted = set(site_ids)
+    sites = list(Site.objects.filter(pk__in=wanted, organisation=by.organisation))
+    if len(sites) != len(wanted):
+        raise ConsoleActionError("not_found", "No such site.")
+    with transaction.atomic():
+        operator.role = role
+        operator.save(update_fields=["role"])
+        operator.sites.set(sites)
+    return operator

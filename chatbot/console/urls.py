@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chatbot.console import views
+from chatbot.console import organisation_views, views
 
 app_name = "console"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("two-factor/", views.two_factor, name="two_factor"),
     path("language/", views.language, name="language"),
+    path("organisation/", organisation_views.organisation, name="organisation"),
+    path("organisation/operators/<int:operator_id>/", organisation_views.operator_change, name="operator_change"),
 ]

@@ -10,6 +10,7 @@ own credentials, which must see it: so a probe that would miss a leak fails inst
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,16 @@ FAQ_IN = {"question": "Mine now?", "answer": "Yes.", "alternatives": [], "tags":
 MATRIX: dict[str, tuple[str, list[Probe]]] = {
     # --- the console ---
     "console/": ("console", [hidden("/console/")]),
+    "console/organisation/": ("console", [hidden("/console/organisation/")]),
+    # The operator's own console language: nothing of any organisation.
+    "console/language/": (
+        "console",
+        [Probe("POST", "/console/language/", "hidden", {"language": "en", "next": "/console/"}, control=True)],
+    ),
+    "console/organisation/operators/<int:operator_id>/": (
+        "console",
+        [refused("POST", "/console/organisation/operators/{b_operator}/", role="admin", sites="{b_site}")],
+    ),
     "console/knowledge/": ("console", [hidden("/console/knowledge/"), hidden("/console/knowledge/?site={b_site}")]),
     "console/knowledge/new/": (
         "console",
@@ -329,6 +340,8 @@ class World:
             Visitor.objects.filter(site_id=site).count(),
             Message.objects.filter(conversation__site_id=site).count(),
             TrainingRun.objects.count(),
+            list(Operator.objects.filter(organisation__slug="bravo-org").values_list("pk", "role", "organisation_id")),
+            list(Site.objects.get(pk=site).operators.values_list("pk", flat=True)),
             list(Message.objects.filter(conversation__site_id=site).values_list("pk", "sentiment_label")),
         )
 
@@ -402,6 +415,7 @@ def world(settings: Any) -> World:
         "b_seq": b["seq"],
         "b_token": b["token"].pk,
         "b_admin_user": b["admin"].user_id,
+        "b_operator": b["operator"].pk,
         "b_key": b["key"].pk,
         "b_endpoint": b["endpoint"].pk,
         "b_delivery": b["delivery"].pk,
@@ -439,7 +453,9 @@ def _call(client: Client, probe: Probe, ids: dict[str, Any]) -> tuple[int, str]:
         response = method(path, data=data)
     streamed = getattr(response, "streaming", False)
     body = b"".join(response.streaming_content) if streamed else response.content  # type: ignore[attr-defined]
-    return response.status_code, body.decode(errors="replace")
+    # A page that echoes its own address (the console's language form: `next`) shows no data of B.
+    text = body.decode(errors="replace").replace(html.escape(path), "").replace(path, "")
+    return response.status_code, text
 
 
 PROBES = [
