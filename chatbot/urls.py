@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from chatbot.exports import api as export_api
+from chatbot.api.urls import not_found as api_not_found
 from chatbot.web import views
 
 urlpatterns = [
@@ -17,10 +17,9 @@ urlpatterns = [
     # The API's console pages: keys, usage and the monthly invoice CSV.
     path("console/api/", include("chatbot.api.console_urls")),
     path("console/webhooks/", include("chatbot.webhooks.urls")),
-    # The REST API v1 (django-ninja: chat, knowledge, transcripts, usage; schema and docs), by API key.
+    # The REST API v1 (django-ninja): chat, knowledge, transcripts and usage by per-site API key, the
+    # transcript export by console users' tokens, the schema and docs; JSON errors on every path.
     path("api/v1/", include("chatbot.api.urls")),
-    # The transcript export for analytics pipelines, authenticated by console users' API tokens.
-    path("api/v1/", include("chatbot.exports.api_urls")),
     # Other versions and paths under /api/: the API's JSON 404.
-    re_path(r"^api(?:/(?P<path>.*))?$", export_api.not_found),
+    re_path(r"^api(?:/(?P<path>.*))?$", api_not_found),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from chatbot.api import chat, knowledge, transcripts, usage
+from chatbot.api import chat, exports, knowledge, transcripts, usage
 from chatbot.api.errors import install_error_handlers
 
 api = NinjaAPI(
@@ -23,3 +23,4 @@ api.add_router("/", chat.router)
 api.add_router("/", knowledge.router)
 api.add_router("/", transcripts.router)
 api.add_router("/", usage.router)
+api.add_router("/", exports.router)

@@ -16,12 +16,21 @@ logger = logging.getLogger(__name__)
 class ApiError(Exception):
     """An answer other than success: raised anywhere in an endpoint (or its authentication)."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}  # more fields of the error object, e.g. the export's `parameter`
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
@@ -39,7 +48,7 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        response = error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, **exc.extra)
         for name, value in exc.headers.items():
             response[name] = value
         return response

@@ -9,7 +9,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from chatbot.api.api import api
@@ -41,7 +41,8 @@ def _wrap(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @csrf_exempt
-def _root(request: HttpRequest) -> HttpResponseBase:
+def not_found(request: HttpRequest, path: str = "") -> HttpResponseBase:
+    """Every other path under /api/, for every method: the API's JSON 404, not Django's page."""
     return error_response(404, "not_found", "No such API endpoint; see /api/v1/docs.")
 
 
@@ -49,11 +50,11 @@ def _patterns() -> list[URLPattern]:
     # ninja's URLs are flat URLPatterns, one per path. Its root (/api/v1/, a bare page ninja
     # reverses for the schema's server URL) answers the API's JSON 404 like any unknown path.
     return [
-        path(str(p.pattern), _root if p.name == "api-root" else _wrap(p.callback), p.default_args, p.name)
+        path(str(p.pattern), not_found if p.name == "api-root" else _wrap(p.callback), p.default_args, p.name)
         for p in api.urls[0]
         if isinstance(p, URLPattern)
     ]
 
 
-urlpatterns = _patterns()
+urlpatterns = [*_patterns(), re_path(r"^(?P<path>.*)$", not_found, name="not_found")]
 app_name = "api_v1"
