@@ -93,6 +93,7 @@ format: install-dev
 
 messages: install ## update the console's Simplified Chinese catalogue (locale/zh_Hans) from the templates and compile it
 	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/python manage.py makemessages -l zh_Hans --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
+	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/python manage.py makemessages -d djangojs -l zh_Hans --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "static/console/vendor/*" --ignore "static/chatbot/*"
 	DJANGO_DEBUG=1 DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-lint-only-secret-key-0123456789abcdefghij} $(VENV)/bin/python manage.py compilemessages -l zh_Hans
 
 bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000 sessions (prints JSON)

@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from chatbot.console import organisation_views, views
 
@@ -12,6 +13,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("two-factor/", views.two_factor, name="two_factor"),
     path("language/", views.language, name="language"),
+    # The console scripts' strings in the operator's language (locale/*/LC_MESSAGES/djangojs.po).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("organisation/", organisation_views.organisation, name="organisation"),
     path("organisation/operators/<int:operator_id>/", organisation_views.operator_change, name="operator_change"),
 ]

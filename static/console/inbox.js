@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // The console's language (Django's JavaScript catalogue, /console/jsi18n/; English without it).
+  var _ = window.gettext || function (text) { return text; };
+
   var config = document.getElementById("console-config");
   var HEARTBEAT_MS = Number(config.dataset.heartbeatS || 20) * 1000;
   var canned = JSON.parse(document.getElementById("canned-responses").textContent);
@@ -31,19 +34,19 @@
     state.socket = socket;
     socket.onopen = function () {
       state.attempts = 0;
-      setConnection("Live", false);
+      setConnection(_("Live"), false);
     };
     socket.onmessage = function (event) {
       handle(JSON.parse(event.data));
     };
     socket.onclose = function (event) {
       if (event.code === 4403) {
-        setConnection("Signed out: reload the page to sign in again.", true);
+        setConnection(_("Signed out: reload the page to sign in again."), true);
         return;
       }
       state.attempts += 1;
       var delay = Math.min(30000, 500 * Math.pow(2, state.attempts)) * (0.5 + Math.random() / 2);
-      setConnection("Reconnecting…", true);
+      setConnection(_("Reconnecting…"), true);
       setTimeout(connect, delay);
     };
   }
@@ -168,7 +171,7 @@
     });
     listEl.replaceChildren();
     if (!shown.length) {
-      var none = el("div", "connection", "No conversations here.");
+      var none = el("div", "connection", _("No conversations here."));
       listEl.appendChild(none);
     }
     shown.forEach(function (row) {
@@ -180,9 +183,9 @@
       top.appendChild(el("strong", "", row.site.name + " · #" + row.id));
       var badges = el("span");
       if (row.sentiment_label) badges.appendChild(el("span", "badge " + row.sentiment_label, row.sentiment_label));
-      if (row.open_contacts) badges.appendChild(el("span", "badge warn", "left e-mail"));
+      if (row.open_contacts) badges.appendChild(el("span", "badge warn", _("left e-mail")));
       if (row.escalation) {
-        var flag = el("span", "badge negative", "upset");
+        var flag = el("span", "badge negative", _("upset"));
         flag.title = row.escalation;
         badges.appendChild(flag);
       }
@@ -196,7 +199,7 @@
         wait.dataset.since = row.waiting_since;
         item.appendChild(wait);
       }
-      if (row.assignee) item.appendChild(el("div", "muted", "with " + row.assignee.name));
+      if (row.assignee) item.appendChild(el("div", "muted", _("with ") + row.assignee.name));
       item.addEventListener("click", function () {
         openConversation(row.id);
       });
@@ -262,10 +265,10 @@
       var box = el("div", "contacts");
       view.contacts.forEach(function (contact) {
         var c = el("div", "contact");
-        c.appendChild(el("strong", "", "Left an e-mail: " + contact.email));
+        c.appendChild(el("strong", "", _("Left an e-mail: ") + contact.email));
         c.appendChild(el("div", "", contact.text));
         if (!contact.handled_at) {
-          var done = el("button", "link", "Mark as answered");
+          var done = el("button", "link", _("Mark as answered"));
           done.type = "button";
           done.addEventListener("click", function () {
             send({ type: "contact_handled", contact: contact.id });
@@ -297,7 +300,7 @@
     setVisible("release", !!mine);
     setVisible("close", !closed);
     var replyMode = modeOf(els.composer) === "reply";
-    els.hint.textContent = closed ? "Closed." : mine || !replyMode ? "" : "Take over to reply; notes are always possible.";
+    els.hint.textContent = closed ? _("Closed.") : mine || !replyMode ? "" : _("Take over to reply; notes are always possible.");
     els.composer.querySelector('button[type="submit"]').disabled = closed || (replyMode && !mine);
   }
 
@@ -322,13 +325,13 @@
     bubble.appendChild(metaEl);
     if (message.sender === "customer") bubble.appendChild(sentimentCorrector(message));
     if (message.sender === "bot" && message.sources && message.sources.length) {
-      var sources = el("div", "meta", "Sources: " + message.sources.map(function (s) {
+      var sources = el("div", "meta", _("Sources: ") + message.sources.map(function (s) {
         return s.question + (s.score != null ? " (" + Number(s.score).toFixed(2) + ")" : "");
       }).join("; "));
       bubble.appendChild(sources);
     }
     if (message.sender === "bot" && message.options && message.options.length) {
-      bubble.appendChild(el("div", "meta", "Offered: " + message.options.map(function (o) { return o.question; }).join(" / ")));
+      bubble.appendChild(el("div", "meta", _("Offered: ") + message.options.map(function (o) { return o.question; }).join(" / ")));
     }
     open.els.transcript.appendChild(bubble);
     scrollDown();
@@ -367,7 +370,7 @@
   // "Label as": an operator's sentiment label for a customer message, for the next sentiment
   // model (the Learning page's retraining uses it).
   function sentimentCorrector(message) {
-    var label = el("label", "meta correct", "Label as ");
+    var label = el("label", "meta correct", _("Label as "));
     var select = document.createElement("select");
     select.dataset.role = "correct";
     [["", "—"], ["negative", "negative"], ["neutral", "neutral"], ["positive", "positive"]].forEach(function (o) {
@@ -390,9 +393,9 @@
         headers: { "X-CSRFToken": config.querySelector("input[name=csrfmiddlewaretoken]").value },
         body: body,
       }).then(function (response) {
-        if (!response.ok) return response.json().then(function (r) { toast(r.error || "Could not save the label."); });
-        toast("Labelled " + select.value + ": the next sentiment training uses it.");
-      }).catch(function () { toast("Could not save the label."); });
+        if (!response.ok) return response.json().then(function (r) { toast(r.error || _("Could not save the label.")); });
+        toast(_("Labelled ") + select.value + _(": the next sentiment training uses it."));
+      }).catch(function () { toast(_("Could not save the label.")); });
     });
     label.appendChild(select);
     return label;
@@ -430,7 +433,7 @@
     var box = el("div", "msg note");
     box.dataset.note = String(note.id);
     box.appendChild(document.createTextNode(note.text));
-    box.appendChild(el("div", "meta", "Internal note by " + note.author + " · " + new Date(note.created_at).toLocaleTimeString()));
+    box.appendChild(el("div", "meta", _("Internal note by ") + note.author + " · " + new Date(note.created_at).toLocaleTimeString()));
     state.open.els.transcript.appendChild(box);
     scrollDown();
   }
@@ -452,7 +455,7 @@
     paneEl.querySelectorAll("[data-action]").forEach(function (button) {
       button.addEventListener("click", function () {
         var action = button.dataset.action;
-        if (action === "close" && !window.confirm("Close this conversation?")) return;
+        if (action === "close" && !window.confirm(_("Close this conversation?"))) return;
         send({ type: action, conversation: state.open.id });
       });
     });
@@ -531,7 +534,7 @@
     var text = "A customer on " + row.site.name + " is waiting for a person (#" + row.id + ").";
     toast(text);
     if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
-      new Notification("Customer waiting", { body: text });
+      new Notification(_("Customer waiting"), { body: text });
     }
   }
 
@@ -580,11 +583,11 @@
   }
 
   function senderName(sender) {
-    return { customer: "Customer", bot: "Bot", operator: "Operator", system: "System" }[sender] || sender;
+    return { customer: _("Customer"), bot: _("Bot"), operator: _("Operator"), system: _("System") }[sender] || sender;
   }
 
   function statusText(status) {
-    return { bot: "bot answering", waiting_human: "waiting for a person", human: "with a person", closed: "closed" }[status] || status;
+    return { bot: _("bot answering"), waiting_human: _("waiting for a person"), human: _("with a person"), closed: _("closed") }[status] || status;
   }
 
   function duration(seconds) {

@@ -90,3 +90,14 @@ def test_an_operator_taking_over_a_chinese_conversation_is_announced_in_chinese(
         text("operator_closed", CHINESE).format(name="Mei"),
     ]
     assert all(n.language == CHINESE for n in notices)
+
+
+def test_the_inbox_scripts_strings_come_in_the_operators_language(operator: Operator) -> None:
+    operator.language = CHINESE
+    operator.save()
+    client = _client(operator)
+    assert "/console/jsi18n/" in client.get(reverse("console:inbox")).content.decode()
+    catalogue = client.get(reverse("console:jsi18n")).content.decode("utf-8")
+    assert "\\u5df2\\u8fde\\u63a5" in catalogue or "已连接" in catalogue  # "Live": 已连接
+    english = _client(make_operator("ed", sites=[], name="Ed")).get(reverse("console:jsi18n"))
+    assert "已连接" not in english.content.decode("utf-8") and "\\u5df2\\u8fde\\u63a5" not in english.content.decode()
