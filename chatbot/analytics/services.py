@@ -97,8 +97,8 @@ def hot_topics_refresh_if_stale(*, site_ids: Collection[int]) -> HotTopicsReport
 
 def hot_topics_scopes(*, days: int | None = None, now: datetime | None = None) -> list[list[int]]:
     """The sets of sites worth a report: every site with customer messages in the last two
-    windows, each alone, and all sites together when there are several (an admin's "all my
-    sites")."""
+    windows, each alone, and all the sites of an organisation together when it has several (its
+    admins' "all my sites")."""
     since = (now or timezone.now()) - timedelta(days=2 * (days or settings.CHATBOT_HOT_TOPICS_DAYS))
     active = sorted(
         set(
@@ -108,9 +108,11 @@ def hot_topics_scopes(*, days: int | None = None, now: datetime | None = None) -
         )
     )
     scopes = [[site_id] for site_id in active]
-    everything = sorted(Site.objects.values_list("pk", flat=True))
-    if active and len(everything) > 1:
-        scopes.append(everything)
+    if active:
+        by_organisation: dict[int, list[int]] = {}
+        for site_id, organisation_id in Site.objects.order_by("pk").values_list("pk", "organisation_id"):
+            by_organisation.setdefault(organisation_id, []).append(site_id)
+        scopes += [site_ids for site_ids in by_organisation.values() if len(site_ids) > 1]
     return scopes
 
 
