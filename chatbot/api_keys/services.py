@@ -81,7 +81,7 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
         return None
     prefix = key[: len(KEY_PREFIX) + _LOOKUP_CHARS]
     api_key = (
-        ApiKey.objects.select_related("site")
+        ApiKey.objects.select_related("site__organisation__plan")
         .filter(prefix=prefix, revoked_at__isnull=True, site__is_active=True)
         .first()
     )
