@@ -287,6 +287,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Webhook deliveries whose retry is due but whose queued task got lost.
     "webhooks-retry-due": {"task": "webhooks.deliveries_retry_due", "schedule": 60.0, "options": {"expires": 60}},
+    # The webhook delivery log older than CHATBOT_WEBHOOK_LOG_DAYS.
+    "webhooks-prune": {"task": "webhooks.deliveries_prune", "schedule": crontab(minute=30, hour=4)},
 }
 
 # How a stored customer message reaches the reply task:
@@ -471,6 +473,8 @@ CHATBOT_WEBHOOK_DISABLE_AFTER_FAILURES = env_int("CHATBOT_WEBHOOK_DISABLE_AFTER_
 CHATBOT_WEBHOOK_DISABLE_AFTER_S = env_int("CHATBOT_WEBHOOK_DISABLE_AFTER_S", 24 * 3600)
 # How long a rotated-out secret keeps signing deliveries beside the new one, by default (hours).
 CHATBOT_WEBHOOK_ROTATION_OVERLAP_H = env_int("CHATBOT_WEBHOOK_ROTATION_OVERLAP_H", 24)
+# Days the delivery log (with each event's body) is kept.
+CHATBOT_WEBHOOK_LOG_DAYS = env_int("CHATBOT_WEBHOOK_LOG_DAYS", 30)
 # Tell organisation admins by e-mail (Django's EMAIL_* settings) when an endpoint is disabled;
 # off: the console's notice and a log line only.
 CHATBOT_NOTIFY_BY_EMAIL = env_bool("CHATBOT_NOTIFY_BY_EMAIL", False)

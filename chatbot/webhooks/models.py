@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 
+from chatbot.conversations.models import Conversation
 from chatbot.sites.models import Site
 
 
@@ -64,6 +65,11 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event_id = models.CharField(max_length=64, db_index=True)
     event_type = models.CharField(max_length=32, choices=EventType.choices)
+    # The conversation the event is about: erasing a visitor's data (which deletes their
+    # conversations) deletes the deliveries that carry their words too.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="webhook_deliveries"
+    )
     body = models.TextField()
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)

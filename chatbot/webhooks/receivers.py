@@ -26,9 +26,9 @@ from chatbot.webhooks.services import webhook_event_emit
 logger = logging.getLogger(__name__)
 
 
-def _emit(site_id: int, event_type: str, build: Callable[[], dict[str, Any]]) -> None:
+def _emit(site_id: int, event_type: str, build: Callable[[], dict[str, Any]], conversation_id: int) -> None:
     try:
-        webhook_event_emit(site_id=site_id, event_type=event_type, data=build)
+        webhook_event_emit(site_id=site_id, event_type=event_type, data=build, conversation_id=conversation_id)
     except Exception:
         logger.exception("could not queue the %s webhooks of site %s", event_type, site_id)
 
@@ -43,25 +43,40 @@ def _conversation(conversation: Conversation, **extra: Any) -> dict[str, Any]:
 
 @receiver(conversation_created, dispatch_uid="webhooks.conversation_created")
 def _created(sender: Any, *, conversation: Conversation, **_: Any) -> None:
-    _emit(conversation.site_id, EventType.CONVERSATION_CREATED, lambda: _conversation(conversation))
+    _emit(conversation.site_id, EventType.CONVERSATION_CREATED, lambda: _conversation(conversation), conversation.pk)
 
 
 @receiver(message_stored, dispatch_uid="webhooks.message_stored")
 def _message(sender: Any, *, message: Message, **_: Any) -> None:
     # The services store a message with its conversation's instance: no query for its site.
-    _emit(message.conversation.site_id, EventType.MESSAGE_CREATED, lambda: {"message": message_data(message)})
+    _emit(
+        message.conversation.site_id,
+        EventType.MESSAGE_CREATED,
+        lambda: {"message": message_data(message)},
+        message.conversation_id,
+    )
 
 
 @receiver(conversation_handed_off, dispatch_uid="webhooks.conversation_handed_off")
 def _handoff(sender: Any, *, conversation: Conversation, reason: str, **_: Any) -> None:
-    _emit(conversation.site_id, EventType.CONVERSATION_HANDOFF, lambda: _conversation(conversation, reason=reason))
+    _emit(
+        conversation.site_id,
+        EventType.CONVERSATION_HANDOFF,
+        lambda: _conversation(conversation, reason=reason),
+        conversation.pk,
+    )
 
 
 @receiver(conversation_closed, dispatch_uid="webhooks.conversation_closed")
 def _closed(sender: Any, *, conversation: Conversation, **_: Any) -> None:
-    _emit(conversation.site_id, EventType.CONVERSATION_CLOSED, lambda: _conversation(conversation))
+    _emit(conversation.site_id, EventType.CONVERSATION_CLOSED, lambda: _conversation(conversation), conversation.pk)
 
 
 @receiver(conversation_rated, dispatch_uid="webhooks.conversation_rated")
 def _rated(sender: Any, *, conversation: Conversation, score: int, **_: Any) -> None:
-    _emit(conversation.site_id, EventType.RATING_CREATED, lambda: _conversation(conversation, rating=score))
+    _emit(
+        conversation.site_id,
+        EventType.RATING_CREATED,
+        lambda: _conversation(conversation, rating=score),
+        conversation.pk,
+    )

@@ -138,7 +138,11 @@ def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
 
 
 def webhook_event_emit(
-    *, site_id: int, event_type: str, data: dict[str, Any] | Callable[[], dict[str, Any]]
+    *,
+    site_id: int,
+    event_type: str,
+    data: dict[str, Any] | Callable[[], dict[str, Any]],
+    conversation_id: int | None = None,
 ) -> list[WebhookDelivery]:
     """One event of `site_id`: a delivery for each enabled endpoint that subscribes to it, each
     attempted once the caller's transaction commits. `data` may be a function, called only when
@@ -156,7 +160,14 @@ def webhook_event_emit(
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     deliveries = WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(endpoint=e, event_id=event_id, event_type=event_type, body=body, next_attempt_at=now)
+            WebhookDelivery(
+                endpoint=e,
+                event_id=event_id,
+                event_type=event_type,
+                conversation_id=conversation_id,
+                body=body,
+                next_attempt_at=now,
+            )
             for e in endpoints
         ]
     )
@@ -179,6 +190,7 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         endpoint=endpoint,
         event_id=delivery.event_id,
         event_type=delivery.event_type,
+        conversation_id=delivery.conversation_id,
         body=delivery.body,
         replay_of=delivery,
         next_attempt_at=timezone.now(),
@@ -343,6 +355,14 @@ def _disabled_notify(endpoint: WebhookEndpoint) -> None:
             recipient_list=recipients,
             fail_silently=True,
         )
+
+
+def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
+    """Delete the delivery log older than CHATBOT_WEBHOOK_LOG_DAYS (finished deliveries only).
+    Returns how many were deleted."""
+    before = (now or timezone.now()) - timedelta(days=settings.CHATBOT_WEBHOOK_LOG_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=before).exclude(status__in=OPEN).delete()
+    return deleted
 
 
 def webhook_deliveries_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -16,3 +16,8 @@ def webhook_delivery_attempt(delivery_id: int) -> None:
 @shared_task(name="webhooks.deliveries_retry_due", ignore_result=True)
 def webhook_deliveries_retry_due() -> None:
     services.webhook_deliveries_retry_due()
+
+
+@shared_task(name="webhooks.deliveries_prune", ignore_result=True)
+def webhook_deliveries_prune() -> None:
+    services.webhook_deliveries_prune()

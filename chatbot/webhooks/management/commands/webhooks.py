@@ -1,5 +1,7 @@
 """`manage.py webhooks retry-due`: attempt the deliveries whose retry is due (after a restart of
-the embedded demo, whose retries wait on timers; Celery beat does it every minute otherwise)."""
+the embedded demo, whose retries wait on timers; Celery beat does it every minute otherwise).
+`manage.py webhooks prune`: delete the delivery log older than CHATBOT_WEBHOOK_LOG_DAYS (beat does
+it daily)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from chatbot.webhooks.services import webhook_deliveries_retry_due
+from chatbot.webhooks.services import webhook_deliveries_prune, webhook_deliveries_retry_due
 
 
 class Command(BaseCommand):
-    help = "Webhook deliveries: retry-due attempts those whose next attempt is due."
+    help = "Webhook deliveries: retry-due attempts those whose next attempt is due; prune deletes the old log."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("action", choices=["retry-due"])
+        parser.add_argument("action", choices=["retry-due", "prune"])
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(f"Attempted {webhook_deliveries_retry_due()} due deliveries.")
+        if options["action"] == "prune":
+            self.stdout.write(f"Deleted {webhook_deliveries_prune()} old deliveries.")
+        else:
+            self.stdout.write(f"Attempted {webhook_deliveries_retry_due()} due deliveries.")
