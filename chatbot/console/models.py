@@ -6,16 +6,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from chatbot.conversations.models import Conversation
 from chatbot.sites.models import DEFAULT_ORGANISATION_SLUG, Organisation, Site, default_organisation_id
 
 
 class Role(models.TextChoices):
-    OPERATOR = "operator", "Operator"
+    OPERATOR = "operator", _("Operator")
     # An admin of the operator's organisation: every site of it, its knowledge, exports, keys,
     # webhooks and usage; never another organisation's.
-    ADMIN = "admin", "Organisation admin"
+    ADMIN = "admin", _("Organisation admin")
 
 
 class Operator(models.Model):
