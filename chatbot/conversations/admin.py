@@ -8,23 +8,23 @@ class MessageInline(admin.TabularInline[Message, Conversation]):
     fk_name = "conversation"
     extra = 0
     can_delete = False
-    fields = ("seq", "sender", "text", "intent", "confidence", "handoff_offered", "feedback", "created_at")
+    fields = ("seq", "sender", "language", "text", "intent", "confidence", "handoff_offered", "feedback", "created_at")
     readonly_fields = fields
     ordering = ("seq",)
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin[Conversation]):
-    list_display = ("id", "site", "status", "assignee", "last_seq", "csat", "created_at", "updated_at")
-    list_filter = ("site", "status")
+    list_display = ("id", "site", "status", "language", "assignee", "last_seq", "csat", "created_at", "updated_at")
+    list_filter = ("site", "status", "language")
     readonly_fields = ("visitor", "last_seq", "page_url", "user_agent", "created_at", "updated_at", "closed_at")
     inlines = [MessageInline]
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin[Message]):
-    list_display = ("conversation", "seq", "sender", "text", "intent", "confidence", "created_at")
-    list_filter = ("sender", "intent", "handoff_offered", "feedback")
+    list_display = ("conversation", "seq", "sender", "language", "text", "intent", "confidence", "created_at")
+    list_filter = ("sender", "language", "intent", "handoff_offered", "feedback")
     search_fields = ("text",)
     raw_id_fields = ("conversation", "reply_to")
 
