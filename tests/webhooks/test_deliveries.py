@@ -6,11 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from chatbot.conversations.services import conversation_start
@@ -19,6 +23,7 @@ from chatbot.webhooks.models import DeliveryStatus, WebhookDelivery
 from chatbot.webhooks.services import (
     retry_delay_s,
     webhook_deliveries_retry_due,
+    webhook_delivery_attempt,
     webhook_endpoint_create,
     webhook_endpoint_secret_rotate,
     webhook_event_emit,
@@ -227,3 +232,39 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(shop_site: Any, star
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == DeliveryStatus.RETRYING and delivery.response_code == 302
     assert [r["path"] for r in receiver.requests()] == ["/hooks"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tasks_for_the_same_delivery_post_it_once(shop_site: Any, start_receiver: Any) -> None:
+    receiver = start_receiver("200")
+    webhook_endpoint_create(site=shop_site, url=receiver.url, events=["rating.created"])
+    with override_settings(CHATBOT_DISPATCH="celery"), mock.patch.object(dispatch, "task_dispatch"):
+        [delivery] = webhook_event_emit(site_id=shop_site.pk, event_type="rating.created", data={})
+
+    def attempt() -> None:
+        try:
+            webhook_delivery_attempt(delivery.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert len(receiver.requests()) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 1
+
+
+def test_a_retry_that_is_not_due_yet_does_nothing(shop_site: Any, start_receiver: Any, start: Any) -> None:
+    receiver = start_receiver("500")
+    webhook_endpoint_create(site=shop_site, url=receiver.url, events=["conversation.created"])
+    start(shop_site)
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert webhook_delivery_attempt(delivery.pk) is None
+    assert webhook_deliveries_retry_due() == 0
+    assert len(receiver.requests()) == 1
