@@ -3,6 +3,7 @@ read the delivery log and replay; operators and other organisations' admins get 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from chatbot.sites.models import Organisation, Site
 from chatbot.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from chatbot.webhooks.services import webhook_deliveries_retry_due, webhook_event_emit
 from tests.console.conftest import make_operator
+from tests.webhooks.test_deliveries import verify
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +106,34 @@ def test_operators_and_other_organisations_admins_get_nothing(shop_site: Any) ->
         "/console/webhooks/new/", {"site": shop_site.pk, "url": "https://x.example.com/", "events": ["rating.created"]}
     )
     assert response.status_code == 400 and WebhookEndpoint.objects.count() == 1
+
+
+def test_the_secret_the_console_shows_is_the_one_that_signs(
+    admin_client: Client, shop_site: Any, start_receiver: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    receiver = start_receiver("200")
+    admin_client.post(
+        "/console/webhooks/new/", {"site": shop_site.pk, "url": receiver.url, "events": ["rating.created"]}
+    )
+    endpoint = WebhookEndpoint.objects.get()
+
+    def shown_secret() -> str:
+        page = admin_client.get(f"/console/webhooks/{endpoint.pk}/").content.decode()
+        match = re.search(r'value="([^"]+)" aria-label="The signing secret"', page)
+        assert match is not None
+        return match.group(1)
+
+    def last_request_verifies_with(secret: str) -> bool:
+        request = receiver.requests()[-1]
+        return verify(secret, request["headers"]["X-Chatbot-Signature"], request["body"].encode())
+
+    before = shown_secret()
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_event_emit(site_id=shop_site.pk, event_type="rating.created", data={"rating": 5})
+    assert last_request_verifies_with(before)
+
+    admin_client.post(f"/console/webhooks/{endpoint.pk}/rotate/", {"overlap_hours": "1"})
+    after = shown_secret()
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_event_emit(site_id=shop_site.pk, event_type="rating.created", data={"rating": 4})
+    assert after != before and last_request_verifies_with(after) and last_request_verifies_with(before)
