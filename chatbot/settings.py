@@ -587,5 +587,8 @@ LOGGING = {
         # A message dropped because a channel is full (CHATBOT_CHANNEL_CAPACITY) is logged by
         # channels_redis at INFO: kept visible whatever LOG_LEVEL says.
         "channels_redis": {"level": "INFO"},
+        # httpx logs each request's URL at INFO: a webhook URL may carry the receiver's token in its
+        # query string. The webhook delivery log records each attempt instead.
+        "httpx": {"level": "WARNING"},
     },
 }
