@@ -262,7 +262,14 @@ MATRIX: dict[str, tuple[str, list[Probe]]] = {
         "api",
         [refused("GET", "/api/v1/conversations/{b_conversation}/events")],
     ),
-    "api/v1/faq": ("api", [hidden("/api/v1/faq"), hidden("/api/v1/faq?q=bravo")]),
+    "api/v1/faq": (
+        "api",
+        [
+            hidden("/api/v1/faq"),
+            hidden("/api/v1/faq?q=bravo"),
+            Probe("POST", "/api/v1/faq", "hidden", FAQ_IN, control=True, json=True),
+        ],
+    ),
     "api/v1/faq/<int:faq_id>": (
         "api",
         [
@@ -274,8 +281,12 @@ MATRIX: dict[str, tuple[str, list[Probe]]] = {
     ),
     "api/v1/faq/import": (
         "api",
-        [hidden("/api/v1/faq", control=False)],
-    ),  # see test_a_bulk_import_stays_in_the_keys_site
+        [
+            Probe(
+                "POST", "/api/v1/faq/import", "hidden", {"entries": [FAQ_IN], "replace": True}, control=True, json=True
+            )
+        ],
+    ),
     "api/v1/transcripts": (
         "api",
         [hidden("/api/v1/transcripts"), refused("GET", "/api/v1/transcripts?site=bravosite")],
