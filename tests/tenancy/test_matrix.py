@@ -58,6 +58,7 @@ PUBLIC = {
     "console/login/code/": "sign-in, second step",
     "console/logout/": "sign-out",
     "console/two-factor/": "the signed-in user's own second factor",
+    "console/jsi18n/": "the console's JavaScript translations, the same for everyone",
     "api/v1/openapi.json": "the API's schema",
     "api/v1/docs": "the API's docs",
     "api/v1/": "the API's root document",
