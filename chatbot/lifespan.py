@@ -2,21 +2,26 @@
 
 At start-up the process binds its server loop for realtime events, starts the reply sweeper, so a
 process that serves only HTTP sweeps too, and, when it answers customers itself
-(CHATBOT_DISPATCH=inprocess), loads the answering models on a thread. At shutdown the sweeper stops.
+(CHATBOT_DISPATCH=inprocess), loads the answering models on a thread and queues again the webhook
+deliveries still open (their retry timers died with the previous process). At shutdown the
+sweeper stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from chatbot.conversations import events
 from chatbot.replies.loading import models_warm_up_in_background
 from chatbot.replies.sweeper import sweeper_start, sweeper_stop
+from chatbot.webhooks.services import webhook_deliveries_resume
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,20 @@ def web_process_start() -> None:
     if settings.CHATBOT_DISPATCH == "inprocess":
         # This process answers customers itself: load the models while the server starts.
         models_warm_up_in_background()
+        # And delivers webhooks itself: the retries the previous process was waiting for go on.
+        threading.Thread(target=_webhooks_resume, name="webhooks-resume", daemon=True).start()
+
+
+def _webhooks_resume() -> None:
+    close_old_connections()
+    try:
+        resumed = webhook_deliveries_resume()
+        if resumed:
+            logger.info("resumed %d open webhook deliveries", resumed)
+    except Exception:
+        logger.exception("could not resume the open webhook deliveries; `manage.py webhooks retry-due` does")
+    finally:
+        close_old_connections()
 
 
 async def lifespan_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:

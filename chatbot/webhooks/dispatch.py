@@ -3,7 +3,7 @@
 - `celery`: the task `webhooks.delivery_attempt` with a countdown (Celery beat's
   `webhooks.deliveries_retry_due` catches any that got lost);
 - `inprocess` (the embedded demo): a timer thread of this process, then the task's body on a worker
-  thread (`manage.py webhooks retry-due` catches up after a restart);
+  thread (a restarted web process queues the open deliveries again: `webhook_deliveries_resume`);
 - `inline` (tests and scripts): the first attempt right here; retries when the due sweep runs.
 """
 

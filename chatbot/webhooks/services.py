@@ -365,6 +365,22 @@ def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
     return deleted
 
 
+def webhook_deliveries_resume(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Queue every open delivery again for its next attempt (now, if that is past): what a web
+    process that delivers in-process (CHATBOT_DISPATCH=inprocess, whose retries wait on timers
+    that died with the previous process) does when it starts. A delivery queued twice is attempted
+    once (`_claim`). Returns how many were queued."""
+    now = now or timezone.now()
+    open_deliveries = list(
+        WebhookDelivery.objects.filter(status__in=OPEN)
+        .order_by("next_attempt_at")
+        .values_list("pk", "next_attempt_at")[:limit]
+    )
+    for pk, due in open_deliveries:
+        delivery_dispatch(pk, delay_s=max(0.0, (due - now).total_seconds()) if due is not None else 0.0)
+    return len(open_deliveries)
+
+
 def webhook_deliveries_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """Attempt the open deliveries whose next attempt is due (a timer or a queued task lost with its
     process, and every retry where nothing schedules them: CHATBOT_DISPATCH=inline). Returns how

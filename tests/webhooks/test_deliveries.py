@@ -22,6 +22,7 @@ from chatbot.webhooks import dispatch
 from chatbot.webhooks.models import DeliveryStatus, WebhookDelivery
 from chatbot.webhooks.services import (
     retry_delay_s,
+    webhook_deliveries_resume,
     webhook_deliveries_retry_due,
     webhook_delivery_attempt,
     webhook_endpoint_create,
@@ -268,3 +269,31 @@ def test_a_retry_that_is_not_due_yet_does_nothing(shop_site: Any, start_receiver
     assert webhook_delivery_attempt(delivery.pk) is None
     assert webhook_deliveries_retry_due() == 0
     assert len(receiver.requests()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restarted_in_process_server_resumes_the_open_deliveries(
+    settings: Any, shop_site: Any, start_receiver: Any
+) -> None:
+    settings.CHATBOT_DISPATCH = "inprocess"
+    receiver = start_receiver("200")
+    endpoint = webhook_endpoint_create(site=shop_site, url=receiver.url, events=["rating.created"])
+    now = timezone.now()
+    overdue, later, done = (
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=f"evt_{n}", event_type="rating.created", body=f'{{"n":{n}}}'
+        )
+        for n in range(3)
+    )
+    WebhookDelivery.objects.filter(pk=overdue.pk).update(status=DeliveryStatus.RETRYING, next_attempt_at=now)
+    WebhookDelivery.objects.filter(pk=later.pk).update(
+        status=DeliveryStatus.RETRYING, next_attempt_at=now + timedelta(seconds=0.5)
+    )
+    WebhookDelivery.objects.filter(pk=done.pk).update(status=DeliveryStatus.SUCCEEDED)
+
+    assert webhook_deliveries_resume() == 2
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(receiver.requests()) < 2:
+        time.sleep(0.05)
+
+    assert sorted(r["body"] for r in receiver.requests()) == ['{"n":0}', '{"n":1}']
