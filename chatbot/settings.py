@@ -301,6 +301,9 @@ if CHATBOT_DISPATCH not in {"celery", "inprocess", "inline"}:
 
 # --- The answering models. Local paths or hub ids; never downloaded at run time. ---
 CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM
+# Chinese FAQ entries and questions: a local sentence encoder that reads Chinese (path or cached hub id,
+# e.g. BAAI/bge-small-zh-v1.5); "" = character n-grams (no model file), since MiniLM reads no Chinese.
+CHATBOT_EMBEDDING_MODEL_ZH = env_str("CHATBOT_EMBEDDING_MODEL_ZH", "")
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo
 # FAQ's held-out paraphrases (bench/faq_retrieval.py): 71% answered right, 80% of off-topic refused.
@@ -331,6 +334,10 @@ if CHATBOT_RESPONDER not in {"faq", "echo"}:
 CHATBOT_GENERATOR = env_str("CHATBOT_GENERATOR", "off")
 if CHATBOT_GENERATOR not in {"off", "local", "openai"}:
     raise ImproperlyConfigured("CHATBOT_GENERATOR must be one of off, local, openai.")
+# The languages the dialogue model speaks: a question in another language gets its verified FAQ answer
+# as written. The bundled SmolLM2 speaks English only; a multilingual model behind the openai backend
+# can take e.g. `en,zh-hans`.
+CHATBOT_GENERATOR_LANGUAGES = env_list("CHATBOT_GENERATOR_LANGUAGES", "en")
 CHATBOT_DIALOGUE_MODEL = env_str("CHATBOT_DIALOGUE_MODEL", "smollm2")
 CHATBOT_DIALOGUE_DEVICE = env_str("CHATBOT_DIALOGUE_DEVICE", CHATBOT_DEVICE)  # cpu, cuda (bf16)
 CHATBOT_MODEL_DIR = Path(env_str("CHATBOT_MODEL_DIR", str(BASE_DIR / "var" / "models")))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,50 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@dataclass
+class CharacterNgramEmbedder:
+    """Texts as hashed bags of their characters and two-character windows (and Latin words), for a
+    language no loaded sentence encoder reads: MiniLM and mpnet know almost no Chinese characters,
+    so every Chinese sentence gets nearly the same vector from them. Cosine of these vectors is the
+    share of characters and character pairs two texts have in common, which tells paraphrases of
+    one FAQ question from those of another well enough for the reranker to build on. Needs no model
+    file; a multilingual sentence encoder configured for the language (CHATBOT_EMBEDDING_MODEL_ZH)
+    does better."""
+
+    model_name = "character-ngrams-v1"
+    dimension = 2048
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, float] = {}
+            for gram, weight in _character_ngrams(text):
+                slot = zlib.crc32(gram.encode("utf-8")) % self.dimension
+                counts[slot] = counts.get(slot, 0.0) + weight
+            for slot, count in counts.items():
+                vectors[row, slot] = 1.0 + np.log(count) if count >= 1 else count
+            norm = float(np.linalg.norm(vectors[row]))
+            if norm:
+                vectors[row] /= norm
+        return vectors
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+")
+_LATIN_OR_DIGITS = re.compile(r"[a-z0-9]+")
+
+
+def _character_ngrams(text: str) -> list[tuple[str, float]]:
+    """Each character (weight 0.5) and two-character window (weight 1) of the text's CJK runs, and its
+    Latin words and numbers (weight 1)."""
+    text = text.lower()
+    grams: list[tuple[str, float]] = []
+    for run in _CJK.findall(text):
+        grams += [(char, 0.5) for char in run]
+        grams += [(run[i : i + 2], 1.0) for i in range(len(run) - 1)]
+    grams += [(word, 1.0) for word in _LATIN_OR_DIGITS.findall(_CJK.sub(" ", text))]
+    return grams
 
 
 @dataclass

@@ -29,10 +29,11 @@ import numpy as np
 import numpy.typing as npt
 
 from intents.embeddings import Embedder, Vectors
-from intents.lexical import LexicalIndex
+from intents.languages import CHINESE, ENGLISH
+from intents.lexical import EnglishWords, LexicalIndex, Words
 from intents.retrieval import Match
 from intents.types import FaqDocument
-from intents.words import content_stems, sentences
+from intents.words import sentences
 
 FEATURES = (
     "dense_phrasing",
@@ -46,8 +47,13 @@ FEATURES = (
     "uncovered",
     "covered_share",
 )
-OFF_TOPIC_CORPUS = Path(__file__).parent / "data" / "off_topic_en.json"
+# Per language: messages no shop answers, the negatives of each site's off-topic model.
+OFF_TOPIC_CORPORA = {
+    ENGLISH: Path(__file__).parent / "data" / "off_topic_en.json",
+    CHINESE: Path(__file__).parent / "data" / "off_topic_zh.json",
+}
 VERBATIM = 0.95  # a query this close (cosine) to one of an entry's phrasings is that phrasing
+ENGLISH_WORDS = EnglishWords()
 
 
 def answer_sentences(answer: str) -> list[str]:
@@ -97,6 +103,20 @@ DEFAULT_RERANKER = Reranker(
     weights=(3.8036, 3.7341, 2.6952, 0.3937, 1.5352, 3.6308, 2.3975, 2.6025, 0.0272, 0.6124),
     bias=-8.1512,
 )
+# Simplified Chinese, over character n-gram vectors (`CharacterNgramEmbedder`) and jieba words with the
+# shipped synonyms: fit with
+# `fit_reranker.py --language zh-hans` on chatbot/knowledge/demo_faq_questions_zh.json and the Chinese
+# off-topic corpus.
+DEFAULT_RERANKER_ZH = Reranker(
+    weights=(2.3651, 0.6923, 0.6567, 3.0595, 2.6628, 3.9442, 1.8003, 1.3665, -0.3842, 0.9836),
+    bias=-9.4638,
+)
+DEFAULT_RERANKERS: dict[str, Reranker] = {ENGLISH: DEFAULT_RERANKER, CHINESE: DEFAULT_RERANKER_ZH}
+
+
+def default_reranker(language: str) -> Reranker:
+    """The shipped reranker for `language` (the English one where none was fit for it)."""
+    return DEFAULT_RERANKERS.get(language, DEFAULT_RERANKER)
 
 
 @dataclass
@@ -121,9 +141,13 @@ class OffTopicModel:
         return float(1.0 / (1.0 + np.exp(-(float(vector @ self.weights) + self.bias))))
 
 
-def off_topic_corpus() -> list[str]:
-    """The generic off-topic messages shipped with the package."""
-    data = json.loads(OFF_TOPIC_CORPUS.read_text(encoding="utf-8"))
+def off_topic_corpus(language: str = ENGLISH) -> list[str]:
+    """The generic off-topic messages in `language` shipped with the package; none for a language
+    without a corpus (a site in that language then has no off-topic model)."""
+    path = OFF_TOPIC_CORPORA.get(language)
+    if path is None or not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
     return [str(text) for text in data]
 
 
@@ -141,6 +165,7 @@ class HybridIndex:
     stems: list[frozenset[str]]
     reranker: Reranker = DEFAULT_RERANKER
     off_topic: OffTopicModel | None = None
+    words: Words = ENGLISH_WORDS  # the language's words: BM25 terms and the coverage check
 
     @classmethod
     def build(
@@ -150,6 +175,7 @@ class HybridIndex:
         *,
         reranker: Reranker = DEFAULT_RERANKER,
         off_topic_vectors: Vectors | None = None,
+        words: Words = ENGLISH_WORDS,
     ) -> HybridIndex:
         texts = [text for document in documents for text in embedded_texts(document)]
         vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), dtype=np.float32)
@@ -157,6 +183,7 @@ class HybridIndex:
             [(document, vectors_of) for document, vectors_of in _split(documents, vectors)],
             reranker=reranker,
             off_topic_vectors=off_topic_vectors,
+            words=words,
         )
 
     @classmethod
@@ -166,6 +193,7 @@ class HybridIndex:
         *,
         reranker: Reranker = DEFAULT_RERANKER,
         off_topic_vectors: Vectors | None = None,
+        words: Words = ENGLISH_WORDS,
     ) -> HybridIndex:
         """An index from each entry's vectors of `embedded_texts(document)`, in that order."""
         documents: list[FaqDocument] = []
@@ -196,9 +224,10 @@ class HybridIndex:
             answers=np.vstack(answers) if answers else empty,
             sentences=np.vstack(sentences) if sentences else empty,
             sentence_owner=np.asarray(sentence_owner, dtype=np.int64),
-            lexical=LexicalIndex(site_texts),
-            stems=[frozenset(content_stems(text, all_words=True)) for text in site_texts],
+            lexical=LexicalIndex(site_texts, words.lexical),
+            stems=[frozenset(words.content(text, all_words=True)) for text in site_texts],
             reranker=reranker,
+            words=words,
         )
         if off_topic_vectors is not None and documents:
             own = np.vstack([index.phrasings, index.sentences])
@@ -217,7 +246,7 @@ class HybridIndex:
         sentence = _best_per_owner(self.sentences @ vector, self.sentence_owner, count)
         lexical = self.lexical.scores(query).astype(np.float64)
         top_lexical = float(lexical.max()) if count else 0.0
-        asked = content_stems(query)
+        asked = self.words.content(query)
         uncovered = np.array([len(asked - stems) for stems in self.stems], dtype=np.float64)
         covered = 1.0 - uncovered / max(len(asked), 1)
         return np.stack(

@@ -240,20 +240,18 @@ Reading = tuple[str, Vectors, list[Match]]
 
 
 def _follow_up_reading(turn: str, alone: Reading, merged: Reading) -> Reading:
-    """A short follow-up read alone or with the turn before it: whichever finds the better match among
-    the entries that mention most of the follow-up's own words. "and the linen sheets?" after a
-    question about the wool throw is about sheets, however well the throw's entry fits both turns."""
+    """A short follow-up read alone or with the turn before it, whichever finds the better match. Read
+    with the turn before, the best match may be that turn's entry and none of the follow-up's own
+    words ("and the linen sheets?" after a question about the wool throw): then the next match that
+    has every one of them, if there is one, comes first."""
+    query, vector, matches = max((alone, merged), key=lambda reading: reading[2][0].score if reading[2] else -1.0)
     asked = content_stems(turn)
-
-    def missing(match: Match) -> int:
-        return len(asked - _words_of(match.document))
-
-    fewest = min((missing(m) for m in (*alone[2], *merged[2])), default=0)
-    readings = [
-        (query, vector, [m for m in matches if missing(m) == fewest]) for query, vector, matches in (alone, merged)
-    ]
-    # max() keeps the first of equals: the follow-up read alone, unless the merged reading is better
-    return max(readings, key=lambda reading: reading[2][0].score if reading[2] else -1.0)
+    if not asked or query != merged[0] or not matches or asked & _words_of(matches[0].document):
+        return query, vector, matches
+    covering = [m for m in matches[1:] if asked <= _words_of(m.document)]
+    if not covering:
+        return query, vector, matches
+    return query, vector, covering
 
 
 def _words_of(document: FaqDocument) -> set[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
-SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+SENTENCE = re.compile(r"[^.!?\n\u3002\uff01\uff1f]+[.!?\u3002\uff01\uff1f]*")  # and Chinese 。！？
 
 
 def word_set(text: str) -> frozenset[str]:

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/answers/fit_reranker.py [--train chatbot/knowledge/demo_faq_questions.json]
         [--measure bench/answers/demo_en_dev.json] [--c 1.0] [--model var/models/all-mpnet-base-v2]
+    .venv/bin/python bench/answers/fit_reranker.py --language zh-hans \
+        --train chatbot/knowledge/demo_faq_questions_zh.json --measure bench/answers/demo_zh_dev.json
 
 Training questions: the demo shop's gate-tuning file (labelled paraphrases and off-topic questions)
 plus the generic off-topic corpus as negatives. The held-out test split is never passed here.
@@ -21,11 +23,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from intents.embeddings import SentenceTransformerEmbedder  # noqa: E402
+from intents.embeddings import CharacterNgramEmbedder, Embedder, SentenceTransformerEmbedder  # noqa: E402
 from intents.hybrid import FEATURES, HybridIndex, Reranker, off_topic_corpus  # noqa: E402
+from intents.lexical import words_for  # noqa: E402
 from intents.types import FaqDocument  # noqa: E402
 
-DEMO_FAQ = ROOT / "chatbot" / "knowledge" / "demo_faq.json"
+DEMO_FAQS = {
+    "en": ROOT / "chatbot" / "knowledge" / "demo_faq.json",
+    "zh-hans": ROOT / "chatbot" / "knowledge" / "demo_faq_zh.json",
+}
 
 
 def labelled(path: Path, questions: dict[str, int]) -> tuple[list[tuple[str, set[int]]], list[str]]:
@@ -43,16 +49,22 @@ def main() -> None:
     parser.add_argument("--measure", type=Path)
     parser.add_argument("--c", type=float, default=1.0)
     parser.add_argument("--model", help="sentence-embedding model path or id (default: the bundled MiniLM)")
+    parser.add_argument("--language", default="en", help="en or zh-hans: the FAQ, words and off-topic corpus")
     args = parser.parse_args()
 
-    faq = json.loads(DEMO_FAQ.read_text(encoding="utf-8"))
+    faq = json.loads(DEMO_FAQS[args.language].read_text(encoding="utf-8"))
+    words = words_for(args.language)
     documents = [
         FaqDocument(i, e["question"], e["answer"], tuple(e.get("alternatives", []))) for i, e in enumerate(faq)
     ]
     questions = {e["question"]: i for i, e in enumerate(faq)}
-    embedder = SentenceTransformerEmbedder.load(args.model)
-    generic = off_topic_corpus()
-    index = HybridIndex.build(documents, embedder, off_topic_vectors=embedder.encode(generic))
+    embedder: Embedder = (
+        CharacterNgramEmbedder()
+        if args.language == "zh-hans" and not args.model
+        else SentenceTransformerEmbedder.load(args.model)
+    )
+    generic = off_topic_corpus(args.language)
+    index = HybridIndex.build(documents, embedder, off_topic_vectors=embedder.encode(generic), words=words)
 
     train_in, train_oos = labelled(args.train, questions)
     texts = [t for t, _ in train_in] + train_oos + generic

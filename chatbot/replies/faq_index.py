@@ -1,9 +1,15 @@
-"""The FAQ indexes of a worker process, cached per site.
+"""The FAQ indexes of a worker process, cached per site and language.
 
-A worker keeps each site's FAQ index in memory together with the site's `faq_version`; when an
-entry changes the version moves on and the next question rebuilds the index, re-embedding only
-the entries whose text changed. An edit also queues `faq_refresh` (chatbot.replies.receivers), so
-the index is ready before the next customer asks.
+A site answers each language from its entries in that language only: a Chinese question searches
+the Chinese entries, with Chinese words (`intents.lexical.words_for`: jieba and the site's
+`segmentation_terms`), the Chinese off-topic corpus, and the language's own gate
+(`Site.language_gates`). A language the site has no entries in gets an empty index, so an honest
+hand-off.
+
+A worker keeps each index in memory together with the site's `faq_version`; when an entry changes
+the version moves on and the next question rebuilds the index, re-embedding only the entries whose
+text changed. An edit also queues `faq_refresh` (chatbot.replies.receivers), so the index is ready
+before the next customer asks.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.loading import embedder_get, off_topic_vectors
+from chatbot.replies.loading import embedder_for, off_topic_vectors
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
-from intents.hybrid import DEFAULT_RERANKER, HybridIndex, Reranker
+from intents.gate import GatePolicy
+from intents.hybrid import HybridIndex, Reranker, default_reranker
+from intents.languages import normalise_language
+from intents.lexical import words_for
 from intents.retrieval import FaqIndex, Retriever
 
 logger = logging.getLogger(__name__)
@@ -27,32 +36,70 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _CachedIndex:
     faq_version: int
+    segmentation_terms: tuple[str, ...]
+    reranker: Reranker
     index: Retriever
 
 
-_indexes: dict[int, _CachedIndex] = {}
+_indexes: dict[tuple[int, str], _CachedIndex] = {}
 
 
-def site_reranker(site: Site) -> Reranker:
-    """The site's own reranker weights (fit by `gate_tune`), else the shipped default."""
-    if site.retrieval_reranker:
+def site_language(site: Site, language: str | None) -> str:
+    """`language` as the site's gates and entries name it; the site's default language when None."""
+    return normalise_language(language or site.language)
+
+
+def site_reranker(site: Site, language: str | None = None) -> Reranker:
+    """The site's own reranker weights for `language` (fit by `gate_tune`), else the shipped default."""
+    language = site_language(site, language)
+    if language == site_language(site, None):
+        stored = site.retrieval_reranker
+    else:
+        stored = (site.language_gates or {}).get(language, {}).get("reranker")
+    if stored:
         try:
-            return Reranker.from_json(site.retrieval_reranker)
+            return Reranker.from_json(stored)
         except ValueError:
             logger.warning("site %s: stored reranker weights do not fit this version; using the default", site.key)
-    return DEFAULT_RERANKER
+    return default_reranker(language)
+
+
+def site_gate_policy(site: Site, language: str | None = None) -> GatePolicy:
+    """The site's answer threshold and clarify margin for `language` (`Site.language_gates`, else its own)."""
+    gate = (site.language_gates or {}).get(site_language(site, language), {})
+    return GatePolicy(
+        answer_threshold=float(gate.get("answer_threshold", site.answer_threshold)),
+        clarify_margin=float(gate.get("clarify_margin", site.clarify_margin)),
+        max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
+    )
 
 
 def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
-    """Embed the site's entries whose text or model changed since they were embedded.
+    """Embed the site's entries whose text or model changed since they were embedded, each by its
+    language's embedder (`loading.embedder_for`; `embedder`, when given, stands in for the one of
+    that model, e.g. a memoising wrapper).
 
     Returns how many entries were embedded. Saves through `update()` so the write does not
     count as an FAQ change (that would invalidate the index it is building).
     """
-    embedder = embedder or embedder_get()
+    embedded = 0
+    by_language: dict[str, list[FaqEntry]] = {}
+    for entry in FaqEntry.objects.filter(site=site):
+        by_language.setdefault(normalise_language(entry.language), []).append(entry)
+    for language, entries in by_language.items():
+        model = embedder_for(language)
+        if embedder is not None and embedder.model_name == model.model_name:
+            model = embedder
+        embedded += _embed_stale(entries, model)
+    if embedded:
+        logger.info("embedded %d FAQ entries of site %s", embedded, site.key)
+    return embedded
+
+
+def _embed_stale(entries: list[FaqEntry], embedder: Embedder) -> int:
     stale = [
         entry
-        for entry in FaqEntry.objects.filter(site=site)
+        for entry in entries
         if entry.embedding is None
         or entry.embedding_model != embedder.model_name
         or entry.embedded_hash != entry.content_hash()
@@ -68,31 +115,51 @@ def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
         FaqEntry.objects.filter(pk=entry.pk).update(
             embedding=block.tobytes(), embedding_model=embedder.model_name, embedded_hash=entry.content_hash()
         )
-    logger.info("embedded %d FAQ entries of site %s", len(stale), site.key)
     return len(stale)
 
 
-def faq_index_get(*, site: Site) -> Retriever:
-    """The site's FAQ index, rebuilt only when an entry changed since it was cached: the hybrid
-    index (`CHATBOT_RETRIEVAL=hybrid`, the default) or cosine over phrasings only (`dense`)."""
-    cached = _indexes.get(site.pk)
-    if cached is not None and cached.faq_version == site.faq_version:
+def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
+    """The site's FAQ index of `language` (default: the site's), rebuilt only when an entry changed
+    since it was cached: the hybrid index (`CHATBOT_RETRIEVAL=hybrid`, the default) or cosine over
+    phrasings only (`dense`)."""
+    language = site_language(site, language)
+    terms = tuple(site.segmentation_terms or ())
+    reranker = site_reranker(site, language)
+    cached = _indexes.get((site.pk, language))
+    if (
+        cached is not None
+        and cached.faq_version == site.faq_version
+        and cached.segmentation_terms == terms
+        and cached.reranker == reranker
+    ):
         return cached.index
-    embedder = embedder_get()
-    faq_embed_stale(site=site, embedder=embedder)
+    embedder = embedder_for(language)
+    faq_embed_stale(site=site)
     entries = []
     for entry in FaqEntry.objects.filter(site=site, is_active=True):
+        if normalise_language(entry.language) != language:
+            continue
         vectors = np.frombuffer(bytes(entry.embedding or b""), dtype=np.float32).reshape(-1, embedder.dimension)
         entries.append((entry.as_document(), vectors))
     index: Retriever
     if settings.CHATBOT_RETRIEVAL == "dense":
         index = FaqIndex.from_vectors([(document, vectors[: len(document.phrasings)]) for document, vectors in entries])
     else:
+        corpus = off_topic_vectors(embedder, language)
         index = HybridIndex.from_vectors(
-            entries, reranker=site_reranker(site), off_topic_vectors=off_topic_vectors(embedder)
+            entries,
+            reranker=reranker,
+            off_topic_vectors=corpus if len(corpus) else None,
+            words=words_for(language, terms),
         )
-    _indexes[site.pk] = _CachedIndex(site.faq_version, index)
+    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, reranker, index)
     return index
+
+
+def site_languages(site: Site) -> list[str]:
+    """Every language the site answers in, its default first."""
+    languages = [site_language(site, None)]
+    return languages + [code for code in map(normalise_language, site.languages or []) if code not in languages]
 
 
 def faq_refresh(*, site_id: int) -> int:
@@ -104,6 +171,7 @@ def faq_refresh(*, site_id: int) -> int:
     if site is None:  # deleted meanwhile
         return 0
     embedded = faq_embed_stale(site=site)
-    # Rebuilding the cached index now spares the next customer of this process the rebuild.
-    faq_index_get(site=site)
+    # Rebuilding the cached indexes now spares the next customer of this process the rebuild.
+    for language in site_languages(site):
+        faq_index_get(site=site, language=language)
     return embedded

@@ -23,17 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import numpy as np
 from django.conf import settings
 
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
 from intents.classifier import EncoderIntentClassifier, IntentClassifier
 from intents.complaints.classifier import ComplaintClassifier
-from intents.embeddings import Embedder, SentenceTransformerEmbedder, Vectors
+from intents.embeddings import CharacterNgramEmbedder, Embedder, SentenceTransformerEmbedder, Vectors
 from intents.generation.local import BUNDLED, SMOLLM2_NAME, LocalGenerator, resolve_model_location
 from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
-from intents.hybrid import off_topic_corpus
+from intents.hybrid import OFF_TOPIC_CORPORA, off_topic_corpus
+from intents.languages import CHINESE, ENGLISH, normalise_language
 from intents.sentiment.scorers import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class ModelCache(Generic[Model]):
 
 EMBEDDER_KEY = "embedder"  # loaded once per process: its settings do not change while it runs
 embedder_cache: ModelCache[Embedder] = ModelCache()
+CHARACTER_NGRAMS = CharacterNgramEmbedder()
 
 
 def embedder_get() -> Embedder:
@@ -82,6 +85,27 @@ def embedder_get() -> Embedder:
         return embedder
 
     return embedder_cache.get(EMBEDDER_KEY, load)
+
+
+_language_embedder_cache: ModelCache[Embedder] = ModelCache()
+
+
+def embedder_for(language: str) -> Embedder:
+    """The embedding model of a language's FAQ entries and questions: the process's model, except for
+    Chinese, which the bundled English encoders cannot read: the sentence encoder at
+    CHATBOT_EMBEDDING_MODEL_ZH (e.g. a local bge-small-zh), else character n-grams."""
+    if normalise_language(language) != CHINESE:
+        return embedder_get()
+    location = settings.CHATBOT_EMBEDDING_MODEL_ZH
+    if not location:
+        return CHARACTER_NGRAMS
+
+    def load() -> Embedder:
+        embedder = SentenceTransformerEmbedder.load(location, device=settings.CHATBOT_DEVICE)
+        logger.info("loaded embedding model %s for %s", embedder.model_name, CHINESE)
+        return embedder
+
+    return _language_embedder_cache.get(location, load)
 
 
 _classifier_caches: dict[str, ModelCache[IntentClassifier]] = {}
@@ -199,19 +223,29 @@ def complaint_classifier_get() -> ComplaintClassifier:
     return complaint_classifier_cache.get(id(embedder), load)
 
 
-off_topic_cache: ModelCache[Vectors] = ModelCache()
+_off_topic_caches: dict[str, ModelCache[Vectors]] = {}
+_off_topic_caches_guard = threading.Lock()
 
 
-def off_topic_vectors(embedder: Embedder) -> Vectors:
-    """The generic off-topic corpus (`intents/data/off_topic_en.json`) embedded by `embedder`, once
-    per process: every site's off-topic model is fit against it when its FAQ index is built."""
-    return off_topic_cache.get(embedder.model_name, lambda: embedder.encode(off_topic_corpus()))
+def off_topic_vectors(embedder: Embedder, language: str = ENGLISH) -> Vectors:
+    """The generic off-topic corpus in `language` (`intents/data/off_topic_*.json`) embedded by
+    `embedder`, once per process: every site's off-topic model is fit against it when its FAQ index
+    is built. Empty for a language without a corpus."""
+
+    def embed() -> Vectors:
+        corpus = off_topic_corpus(language)
+        return embedder.encode(corpus) if corpus else np.zeros((0, embedder.dimension), dtype=np.float32)
+
+    with _off_topic_caches_guard:
+        cache = _off_topic_caches.setdefault(language, ModelCache())
+    return cache.get(embedder.model_name, embed)
 
 
 def models_warm_up() -> None:
     """Load the answering models now (embedder and the off-topic corpus's vectors, and the dialogue
     model when generation is local)."""
-    off_topic_vectors(embedder_get())
+    for language in OFF_TOPIC_CORPORA:
+        off_topic_vectors(embedder_for(language), language)
     if settings.CHATBOT_GENERATOR == "local":
         try:
             generator_get()

@@ -11,16 +11,16 @@ from django.conf import settings
 from chatbot.intent_models.models import Intent
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active, site_scope
-from chatbot.replies.faq_index import faq_index_get
-from chatbot.replies.loading import embedder_get, generator_get, intent_classifier_get
+from chatbot.replies.faq_index import faq_index_get, site_gate_policy, site_language
+from chatbot.replies.loading import embedder_for, embedder_get, generator_get, intent_classifier_get
 from chatbot.sites.models import Site
 from intents.classifier import CONFIG_FILE
 from intents.echo import EchoResponder
-from intents.gate import GatePolicy
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
 from intents.generation.verifier import Verifier, faq_answer_for
+from intents.languages import normalise_language
 from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
 from intents.types import Responder
 
@@ -51,26 +51,23 @@ def intent_router_for(*, site: Site) -> IntentRouter | None:
     return IntentRouter(intent_classifier_get(directory, stamp=stamp), routes)
 
 
-def responder_for(*, site: Site) -> Responder:
-    """The site's responder: the gate over its FAQ and intents, and when generation is on, the
-    dialogue model wording the answers it lets through (`CHATBOT_GENERATOR`); or, for load tests,
-    the fixed-reply stub (`CHATBOT_RESPONDER=echo`)."""
+def responder_for(*, site: Site, language: str | None = None) -> Responder:
+    """The site's responder for a question in `language` (default: the site's): the gate over its FAQ
+    entries in that language and its intents, and when generation is on and the dialogue model speaks
+    the language (`CHATBOT_GENERATOR_LANGUAGES`), the model wording the answers it lets through
+    (`CHATBOT_GENERATOR`); or, for load tests, the fixed-reply stub (`CHATBOT_RESPONDER=echo`)."""
     if settings.CHATBOT_RESPONDER == "echo":
         return EchoResponder()
-    policy = GatePolicy(
-        answer_threshold=site.answer_threshold,
-        clarify_margin=site.clarify_margin,
-        max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS,
-    )
-    embedder = embedder_get()
+    language = site_language(site, language)
     retrieval = RetrievalResponder(
-        embedder=embedder,
-        index=faq_index_get(site=site),
-        policy=policy,
-        intents=intent_router_for(site=site),
+        embedder=embedder_for(language),
+        index=faq_index_get(site=site, language=language),
+        policy=site_gate_policy(site, language),
+        intents=intent_router_for(site=site) if language == site_language(site, None) else None,
         answer_text=faq_answer_for if settings.CHATBOT_ANSWER_LEAD_IN else None,
     )
-    generator = generator_get()
+    speaks = {normalise_language(code) for code in settings.CHATBOT_GENERATOR_LANGUAGES}
+    generator = generator_get() if language in speaks else None
     if generator is None:
         return retrieval
     return GeneratingResponder(
@@ -79,5 +76,5 @@ def responder_for(*, site: Site) -> Responder:
         prompts=PromptBuilder(company=site.name),
         settings=GenerationSettings(max_new_tokens=settings.CHATBOT_MAX_NEW_TOKENS),
         min_passage_similarity=settings.CHATBOT_GROUNDING_MIN_SIMILARITY,
-        verifier=Verifier(embedder=embedder) if settings.CHATBOT_VERIFIER else None,
+        verifier=Verifier(embedder=embedder_get()) if settings.CHATBOT_VERIFIER else None,
     )

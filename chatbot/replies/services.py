@@ -62,7 +62,7 @@ def reply_generate(*, message_id: int) -> Message | None:
     conversation_id = message.conversation_id
     # The site's FAQ index is (re)built here, before the conversation's lock is taken: a first
     # build embeds and fits models for seconds, longer than the lock lives without a sign of life.
-    faq_index_get(site=message.conversation.site)
+    faq_index_get(site=message.conversation.site, language=message.language)
     answered: dict[int, Message] = {}
     while True:
         with conversation_reply_lock(conversation_id) as held:
@@ -139,7 +139,11 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
     deadline = checked + settings.CHATBOT_REPLY_TIME_LIMIT_S
     first_token_ms: float | None = None
     final: Answer | None = None
-    pieces = iter([QUOTA_EXCEEDED_ANSWER]) if over_quota else responder_for(site=conversation.site).answer(history)
+    pieces = (
+        iter([QUOTA_EXCEEDED_ANSWER])
+        if over_quota
+        else responder_for(site=conversation.site, language=message.language).answer(history)
+    )
     generated = 0
     try:
         for piece in pieces:

@@ -67,7 +67,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, responder: Any) -> Any:
-    monkeypatch.setattr(replies, "responder_for", lambda site: responder)
+    monkeypatch.setattr(replies, "responder_for", lambda site, language=None: responder)
     return responder
 
 

@@ -64,6 +64,9 @@ DEMO_SEGMENTATION_TERMS = [
 ]
 # Labelled customer questions about the demo FAQ, worded unlike its entries: the gate is tuned on them.
 DEMO_QUESTIONS = Path(settings.BASE_DIR) / "chatbot" / "knowledge" / "demo_faq_questions.json"
+DEMO_QUESTIONS_ZH = DEMO_QUESTIONS.with_name("demo_faq_questions_zh.json")
+# Each language's gate is tuned on labelled questions in that language.
+DEMO_QUESTIONS_BY_LANGUAGE = {"en": DEMO_QUESTIONS, "zh-hans": DEMO_QUESTIONS_ZH}
 # Example plans: name, monthly answer quota, API calls per minute per key (None: unlimited).
 DEMO_PLANS = (("free", 1_000, 30), ("pro", 50_000, 600), ("enterprise", None, None))
 
@@ -100,11 +103,17 @@ class Command(BaseCommand):
             self.stdout.write(f"Extra allowed origins: {', '.join(settings.CHATBOT_DEMO_ORIGINS)}")
         if not options["no_embed"]:
             self.stdout.write(f"Embedded {faq_embed_stale(site=site)} FAQ entries.")
-            tuned = gate_policy_tune(site=site, labelled=labelled_questions_read(DEMO_QUESTIONS), apply=True)["tuned"]
-            self.stdout.write(
-                f"Answer gate tuned on {DEMO_QUESTIONS.name}: threshold {tuned['answer_threshold']}, "
-                f"clarify margin {tuned['clarify_margin']} ({tuned['answered_wrong']:.0%} answered wrongly)."
-            )
+            for language, questions in DEMO_QUESTIONS_BY_LANGUAGE.items():
+                if not questions.exists():
+                    self.stdout.write(f"No labelled questions for the {language} gate ({questions.name}); not tuned.")
+                    continue
+                tuned = gate_policy_tune(
+                    site=site, labelled=labelled_questions_read(questions), apply=True, language=language
+                )["tuned"]
+                self.stdout.write(
+                    f"Answer gate ({language}) tuned on {questions.name}: threshold {tuned['answer_threshold']}, "
+                    f"clarify margin {tuned['clarify_margin']} ({tuned['answered_wrong']:.0%} answered wrongly)."
+                )
         self._canned_responses(site)
         self._intents(site)
         if not options["no_admin"]:

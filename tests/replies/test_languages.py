@@ -1,0 +1,86 @@
+"""A site answers each language from its own entries in that language (the real MiniLM model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.conversations import events
+from chatbot.conversations.models import Message, Visitor
+from chatbot.knowledge.models import FaqEntry
+from chatbot.knowledge.services import faq_entries_from_file, faq_import
+from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_gate_policy
+from chatbot.replies.services import reply_generate
+from chatbot.sites.models import Site
+from intents.texts import text
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_FAQ_ZH = ROOT / "chatbot" / "knowledge" / "demo_faq_zh.json"
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def bilingual_site(demo_site: Site) -> Site:
+    """The demo site with its Simplified Chinese entries too."""
+    faq_import(site=demo_site, entries=faq_entries_from_file(DEMO_FAQ_ZH))
+    faq_embed_stale(site=demo_site)
+    demo_site.languages = ["en", "zh-hans"]
+    demo_site.save()
+    return demo_site
+
+
+def _ask(site: Site, monkeypatch: pytest.MonkeyPatch, question: str) -> Message:
+    from chatbot.conversations.services import message_receive
+
+    monkeypatch.setattr(events, "group_send", lambda group, event: None)
+    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    visitor = Visitor.objects.create(site=site)
+    message = message_receive(visitor=visitor, client_id="c1", text=question).message
+    reply = reply_generate(message_id=message.pk)
+    assert reply is not None
+    return reply
+
+
+def test_a_chinese_question_is_answered_from_the_chinese_entries(
+    bilingual_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = _ask(bilingual_site, monkeypatch, "寄到德国一般要几天？")
+    assert reply.decision == "answer"
+    entry = FaqEntry.objects.get(pk=reply.sources[0]["id"])
+    assert entry.language == "zh-hans"
+    assert entry.question == "发货到欧盟国家要多久？"
+    assert reply.text == entry.answer
+
+
+def test_an_english_question_on_the_same_site_is_answered_from_the_english_entries(
+    bilingual_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = _ask(bilingual_site, monkeypatch, "how long does it take to ship to Germany?")
+    assert reply.decision == "answer"
+    assert FaqEntry.objects.get(pk=reply.sources[0]["id"]).language == "en"
+
+
+def test_each_language_has_its_own_index(bilingual_site: Site) -> None:
+    english = faq_index_get(site=bilingual_site)
+    chinese = faq_index_get(site=bilingual_site, language="zh-CN")
+    languages = {FaqEntry.objects.get(pk=d.id).language for d in chinese.documents}  # type: ignore[attr-defined]
+    assert languages == {"zh-hans"}
+    assert {FaqEntry.objects.get(pk=d.id).language for d in english.documents} == {"en"}  # type: ignore[attr-defined]
+
+
+def test_a_chinese_question_to_a_site_without_chinese_entries_is_handed_off_in_chinese(
+    demo_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = _ask(demo_site, monkeypatch, "我想退货，怎么办？")
+    assert reply.decision == "handoff"
+    assert reply.sources == []
+    assert reply.text == text("not_sure", "zh-hans")
+
+
+def test_a_language_gate_applies_to_that_language_only(bilingual_site: Site) -> None:
+    bilingual_site.language_gates = {"zh-hans": {"answer_threshold": 0.61, "clarify_margin": 0.05}}
+    bilingual_site.save()
+    assert site_gate_policy(bilingual_site, "zh-hans").answer_threshold == 0.61
+    assert site_gate_policy(bilingual_site, "en").answer_threshold == bilingual_site.answer_threshold
