@@ -175,7 +175,7 @@ class ChatConsumer(ConversationSocket):
         elif isinstance(frame, FeedbackFrame):
             await self._on_feedback(frame)
         elif isinstance(frame, HandoffFrame):
-            await self._on_handoff()
+            await self._on_handoff(frame)
         elif isinstance(frame, ContactFrame):
             await self._on_contact(frame)
         elif isinstance(frame, RatingFrame):
@@ -243,9 +243,9 @@ class ChatConsumer(ConversationSocket):
         except services.UnknownSeq as exc:
             await self._send(error_frame("unknown_seq", str(exc)))
 
-    async def _on_handoff(self) -> None:
+    async def _on_handoff(self, frame: HandoffFrame) -> None:
         conversation = await database_sync_to_async(services.conversation_handoff_request)(
-            visitor=self.visitor, page_url=self.page_url, user_agent=self.user_agent
+            visitor=self.visitor, page_url=self.page_url, user_agent=self.user_agent, language=frame.language
         )
         if self.conversation_id != conversation.pk:
             # The conversation was just created: its events went out before this connection joined.

@@ -62,6 +62,9 @@ class FeedbackFrame(_Frame):
 
 class HandoffFrame(_Frame):
     type: Literal["handoff"]
+    # The widget's language (`zh-hans`): the confirmation is written in it when the customer has
+    # not written anything yet.
+    language: Annotated[str, StringConstraints(max_length=16, pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")] = ""
 
 
 class ContactFrame(_Frame):

@@ -208,12 +208,18 @@ def bot_reply_store(*, customer_message: Message, answer: Answer, timings: dict[
         return Message.objects.get(reply_to=customer_message)
 
 
-def conversation_handoff_request(*, visitor: Visitor, page_url: str = "", user_agent: str = "") -> Conversation:
-    """The customer asks for a person: the bot stops answering and the team is told."""
+def conversation_handoff_request(
+    *, visitor: Visitor, page_url: str = "", user_agent: str = "", language: str = ""
+) -> Conversation:
+    """The customer asks for a person: the bot stops answering and the team is told. `language`:
+    the widget's, for a customer who has not written yet (else the language they write in)."""
     with transaction.atomic():
         conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
         if conversation.status != ConversationStatus.BOT:
             return conversation
+        if language and not conversation.language:
+            conversation.language = normalise_language(language)
+            conversation.save(update_fields=["language"])
         if started:
             transaction.on_commit(lambda: conversation_started_announce(conversation=conversation, visitor=visitor))
         _hand_over(conversation, "handoff_requested")

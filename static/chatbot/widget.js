@@ -648,7 +648,7 @@
     toBottom(true);
   }
   function handoff() {
-    sendFrame({ type: 'handoff' });
+    sendFrame({ type: 'handoff', language: lang });
   }
   function open(auto) {
     if (isOpen) return;

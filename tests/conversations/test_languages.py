@@ -106,3 +106,27 @@ def test_the_languages_field_is_validated(shop_site: Any) -> None:
     shop_site.languages = "en"
     with pytest.raises(ValidationError):
         shop_site.full_clean()
+
+
+def test_asking_for_a_person_before_writing_is_confirmed_in_the_widgets_language(visitor: Visitor) -> None:
+    conversation = services.conversation_handoff_request(visitor=visitor, language="zh-CN")
+    notice = Message.objects.get(conversation=conversation, sender=Sender.SYSTEM)
+    assert notice.text == text("handoff_requested", CHINESE)
+
+
+def test_the_widgets_language_does_not_override_the_language_the_customer_writes_in(visitor: Visitor) -> None:
+    services.message_receive(visitor=visitor, client_id="c1", text="where is my parcel")
+    conversation = services.conversation_handoff_request(visitor=visitor, language="zh-hans")
+    notice = Message.objects.get(conversation=conversation, sender=Sender.SYSTEM)
+    assert notice.text == text("handoff_requested", "en")
+
+
+def test_a_handoff_frame_may_carry_the_widgets_language() -> None:
+    from pydantic import ValidationError
+
+    from chatbot.conversations.frames import HandoffFrame
+
+    assert HandoffFrame.model_validate({"type": "handoff", "language": "zh-hans"}).language == "zh-hans"
+    assert HandoffFrame.model_validate({"type": "handoff"}).language == ""
+    with pytest.raises(ValidationError):
+        HandoffFrame.model_validate({"type": "handoff", "language": "<script>"})
