@@ -68,6 +68,8 @@ def inbox_row(conversation: Conversation) -> dict[str, Any]:
         # The most severe complaint so far and what it is about (intents.complaints), or null.
         "complaint_category": conversation.complaint_category or None,
         "complaint_severity": conversation.complaint_severity or None,
+        # The language the customer writes in (intents.languages: en, zh-hans), or null before they write.
+        "language": conversation.language or None,
         "page_url": conversation.page_url,
     }
 

@@ -15,6 +15,7 @@
   var template = document.getElementById("conversation-template");
 
   var SEVERITIES = ["low", "medium", "high", "critical"];
+  var LANGUAGES = { "zh-hans": "中文", ja: "日本語", ko: "한국어" };
 
   var state = {
     me: null,
@@ -182,6 +183,13 @@
       var top = el("div", "top");
       top.appendChild(el("strong", "", row.site.name + " · #" + row.id));
       var badges = el("span");
+      // The customer's language, when it is not English: the operator answers in it.
+      if (row.language && row.language !== "en") {
+        var language = el("span", "badge", LANGUAGES[row.language] || row.language);
+        language.title = _("The customer writes in this language");
+        language.dataset.testid = "conversation-language";
+        badges.appendChild(language);
+      }
       if (row.sentiment_label) badges.appendChild(el("span", "badge " + row.sentiment_label, row.sentiment_label));
       if (row.open_contacts) badges.appendChild(el("span", "badge warn", _("left e-mail")));
       if (row.escalation) {

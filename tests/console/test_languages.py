@@ -101,3 +101,13 @@ def test_the_inbox_scripts_strings_come_in_the_operators_language(operator: Oper
     assert "\\u5df2\\u8fde\\u63a5" in catalogue or "已连接" in catalogue  # "Live": 已连接
     english = _client(make_operator("ed", sites=[], name="Ed")).get(reverse("console:jsi18n"))
     assert "已连接" not in english.content.decode("utf-8") and "\\u5df2\\u8fde\\u63a5" not in english.content.decode()
+
+
+def test_an_inbox_row_says_which_language_the_customer_writes_in(shop_site: Any) -> None:
+    from chatbot.console.selectors import inbox_row_get
+
+    conversation = Conversation.objects.create(
+        site=shop_site, visitor=Visitor.objects.create(site=shop_site), language=CHINESE
+    )
+    row = inbox_row_get(conversation_id=conversation.pk, site_ids=[shop_site.pk])
+    assert row is not None and row["language"] == CHINESE
