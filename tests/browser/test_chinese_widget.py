@@ -94,3 +94,17 @@ def test_chinese_text_in_the_widget_is_drawn_with_glyphs_not_empty_boxes(chinese
     # Chinese is not drawn as tofu: different characters look different, and unlike the boxes.
     assert original != other_han
     assert original != tofu_a
+
+
+def test_asking_for_a_person_before_writing_is_answered_in_the_widgets_language(
+    chinese_page: Any, host_page: str
+) -> None:
+    page = chinese_page
+    page.goto(host_page)
+    page.locator('[data-testid="launcher"]').click()
+    page.locator('[data-testid="human"]', has_text="转人工").click()
+    notice = page.locator('[data-testid="message"][data-sender="system"]').last
+    notice.wait_for(timeout=30_000)
+    assert notice.locator(".t").inner_text() == text("handoff_requested", CHINESE)
+    page.wait_for_function("() => window.ChatbotWidget.state().status === 'waiting_human'", timeout=20_000)
+    assert "正在为您转接人工" in page.locator(".hs").inner_text()
