@@ -42,3 +42,18 @@ def test_the_demo_setup_creates_the_demo_organisation_with_its_site_and_logins(s
 
 def test_plans_and_organisations_are_managed_in_the_admin() -> None:
     assert admin.site.is_registered(Plan) and admin.site.is_registered(Organisation)
+
+
+def test_the_admin_refuses_an_operator_on_another_organisations_site(shop_site: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    from chatbot.console.admin import OperatorForm
+
+    other = Organisation.objects.create(slug="other", name="Other")
+    foreign = Site.objects.create(key="foreign", name="Foreign", organisation=other)
+    user = get_user_model().objects.create_user("olly")
+    data = {"user": user.pk, "organisation": shop_site.organisation_id, "role": Role.OPERATOR, "language": ""}
+
+    assert OperatorForm({**data, "sites": [shop_site.pk]}).is_valid()
+    form = OperatorForm({**data, "sites": [shop_site.pk, foreign.pk]})
+    assert not form.is_valid() and "foreign" in str(form.errors["sites"])
