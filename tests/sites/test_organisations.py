@@ -57,3 +57,19 @@ def test_the_admin_refuses_an_operator_on_another_organisations_site(shop_site: 
     assert OperatorForm({**data, "sites": [shop_site.pk]}).is_valid()
     form = OperatorForm({**data, "sites": [shop_site.pk, foreign.pk]})
     assert not form.is_valid() and "foreign" in str(form.errors["sites"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/sites/plan/add/",
+        "/admin/sites/organisation/add/",
+        "/admin/sites/organisation/",
+        "/admin/console/operator/add/",
+        "/admin/webhooks/webhookendpoint/",
+        "/admin/webhooks/webhookdelivery/",
+    ],
+)
+def test_the_admin_pages_open(settings: Any, admin_client: Any, path: str) -> None:
+    settings.SECURE_SSL_REDIRECT = False
+    assert admin_client.get(path).status_code == 200
