@@ -93,6 +93,9 @@ class CharacterNgramEmbedder:
 
 _CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+")
 _LATIN_OR_DIGITS = re.compile(r"[a-z0-9]+")
+# Characters every Chinese question is full of (particles, pronouns, "is", "have", "can"): they would
+# make any two questions look alike.
+_FUNCTION_CHARACTERS = frozenset("的了吗呢吧啊呀哦嘛么我你您他她它们是在有和与就都也还要会能可以这那个吗请问一下什怎")
 
 
 def _character_ngrams(text: str) -> list[tuple[str, float]]:
@@ -101,8 +104,8 @@ def _character_ngrams(text: str) -> list[tuple[str, float]]:
     text = text.lower()
     grams: list[tuple[str, float]] = []
     for run in _CJK.findall(text):
-        grams += [(char, 0.5) for char in run]
-        grams += [(run[i : i + 2], 1.0) for i in range(len(run) - 1)]
+        grams += [(char, 0.5) for char in run if char not in _FUNCTION_CHARACTERS]
+        grams += [(run[i : i + 2], 1.0) for i in range(len(run) - 1) if not set(run[i : i + 2]) <= _FUNCTION_CHARACTERS]
     grams += [(word, 1.0) for word in _LATIN_OR_DIGITS.findall(_CJK.sub(" ", text))]
     return grams
 

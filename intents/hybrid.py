@@ -108,8 +108,8 @@ DEFAULT_RERANKER = Reranker(
 # `fit_reranker.py --language zh-hans` on chatbot/knowledge/demo_faq_questions_zh.json and the Chinese
 # off-topic corpus.
 DEFAULT_RERANKER_ZH = Reranker(
-    weights=(2.3651, 0.6923, 0.6567, 3.0595, 2.6628, 3.9442, 1.8003, 1.3665, -0.3842, 0.9836),
-    bias=-9.4638,
+    weights=(2.0220, 0.6898, 0.5784, 3.1199, 2.6764, 3.5196, 1.8444, 1.4874, -0.3939, 1.0681),
+    bias=-9.4538,
 )
 DEFAULT_RERANKERS: dict[str, Reranker] = {ENGLISH: DEFAULT_RERANKER, CHINESE: DEFAULT_RERANKER_ZH}
 

@@ -20,7 +20,7 @@ from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
 from intents.generation.verifier import Verifier, faq_answer_for
-from intents.languages import normalise_language
+from intents.languages import ENGLISH, base_language, normalise_language
 from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
 from intents.types import Responder
 
@@ -64,7 +64,8 @@ def responder_for(*, site: Site, language: str | None = None) -> Responder:
         index=faq_index_get(site=site, language=language),
         policy=site_gate_policy(site, language),
         intents=intent_router_for(site=site) if language == site_language(site, None) else None,
-        answer_text=faq_answer_for if settings.CHATBOT_ANSWER_LEAD_IN else None,
+        # The yes/no lead-in reads English questions and passages only.
+        answer_text=faq_answer_for if settings.CHATBOT_ANSWER_LEAD_IN and base_language(language) == ENGLISH else None,
     )
     speaks = {normalise_language(code) for code in settings.CHATBOT_GENERATOR_LANGUAGES}
     generator = generator_get() if language in speaks else None

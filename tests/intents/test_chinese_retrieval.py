@@ -3,8 +3,12 @@ two-character windows, with a site's own names kept whole."""
 
 from __future__ import annotations
 
+import zlib
+
+import numpy as np
 import pytest
 
+from intents.embeddings import CharacterNgramEmbedder
 from intents.hybrid import HybridIndex, off_topic_corpus
 from intents.languages import CHINESE, ENGLISH
 from intents.lexical import ChineseWords, EnglishWords, LexicalIndex, words_for
@@ -84,3 +88,22 @@ def test_the_hybrid_index_finds_chinese_entries_by_their_words(question: str, ex
 def test_a_language_without_an_off_topic_corpus_has_none() -> None:
     assert off_topic_corpus("xx") == []
     assert off_topic_corpus(ENGLISH)
+
+
+def test_character_ngram_vectors_put_a_paraphrase_closer_than_another_question() -> None:
+    embedder = CharacterNgramEmbedder()
+    question, paraphrase, other = embedder.encode(["运费多少钱？", "寄过来运费要多少", "怎么重置密码？"])
+    assert float(question @ paraphrase) > 0.3 > float(question @ other)
+    assert abs(float(np.linalg.norm(question)) - 1.0) < 1e-5
+
+
+def test_character_ngram_vectors_ignore_the_characters_every_question_has() -> None:
+    embedder = CharacterNgramEmbedder()
+    first, second = embedder.encode(["请问你们可以吗", "我的呢吧"])
+    assert float(first @ second) == 0.0
+
+
+def test_character_ngram_vectors_are_the_same_in_every_process() -> None:
+    # Python's str hash differs per process; the stored FAQ vectors must not.
+    slots = sorted(CharacterNgramEmbedder().encode(["退货"])[0].nonzero()[0].tolist())
+    assert slots == sorted({zlib.crc32(gram.encode()) % 2048 for gram in ("退", "货", "退货")})
