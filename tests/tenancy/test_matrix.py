@@ -200,7 +200,14 @@ MATRIX: dict[str, tuple[str, list[Probe]]] = {
         "console",
         [hidden("/console/api/usage/"), hidden("/console/api/usage/?site=bravosite", control=False)],
     ),
-    "console/api/usage/invoice.csv": ("console", [hidden("/console/api/usage/invoice.csv?month={month}")]),
+    "console/api/usage/invoice.csv": (
+        "console",
+        [
+            hidden("/console/api/usage/invoice.csv?month={month}"),
+            # Only the install's own staff choose another organisation.
+            hidden("/console/api/usage/invoice.csv?month={month}&organisation=bravo-org"),
+        ],
+    ),
     "console/webhooks/": ("console", [hidden("/console/webhooks/")]),
     "console/webhooks/new/": (
         "console",
