@@ -111,3 +111,9 @@ def test_an_inbox_row_says_which_language_the_customer_writes_in(shop_site: Any)
     )
     row = inbox_row_get(conversation_id=conversation.pk, site_ids=[shop_site.pk])
     assert row is not None and row["language"] == CHINESE
+
+
+def test_the_sign_in_page_follows_the_browsers_language(db: None) -> None:
+    page = Client(headers={"accept_language": "zh-CN"}).get(reverse("console:login")).content.decode()
+    assert "客服控制台" in page and "用户名" in page
+    assert "Operator console" in Client().get(reverse("console:login")).content.decode()
