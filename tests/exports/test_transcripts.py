@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from chatbot.conversations.models import Conversation, Message
 from chatbot.exports.responses import ExportResponse
 from chatbot.exports.selectors import (
     CONVERSATION_CSV_COLUMNS,
@@ -54,7 +55,7 @@ def test_messages_csv_holds_every_message_row_by_row(seed: Seed, admin_client: C
         conv(f, "other", omar, "waiting_human"),
     )
     none9 = [""] * 9
-    assert rows(body(download(admin_client, "messages.csv"))) == [
+    expected = [
         list(MESSAGE_CSV_COLUMNS),
         [*RET, str(m["r1"].pk), "1", "customer", "", "2026-03-01T10:00:01+00:00",
          "Hi, how do I return shoes? Mail me at jane@example.com", *none9, "0.1", "neutral", "", ""],
@@ -80,11 +81,15 @@ def test_messages_csv_holds_every_message_row_by_row(seed: Seed, admin_client: C
         [*REF, str(m["f2"].pk), "2", "bot", "", "2026-03-02T12:00:02+00:00", "Let me find someone.",
          "refund", "0.7", "handoff", "oos p=0.82", "", "retrieval:minilm", "", "", "", "", "", "", ""],
     ]  # fmt: skip
+    text_at = MESSAGE_CSV_COLUMNS.index("text")
+    for row in expected[1:]:
+        row.insert(text_at + 1, "")  # language: the seeded messages were stored without one
+    assert rows(body(download(admin_client, "messages.csv"))) == expected
 
 
 def test_conversations_csv_holds_a_row_per_conversation(seed: Seed, admin_client: Client) -> None:
     r, o, f = seed.returns, seed.order, seed.refund
-    assert rows(body(download(admin_client, "conversations.csv"))) == [
+    expected = [
         list(CONVERSATION_CSV_COLUMNS),
         [str(r.pk), "shop", str(seed.jane.public_id), "closed", "2026-03-01T10:00:00+00:00",
          "2026-03-01T10:30:00+00:00", "6", "2026-03-01T10:05:00+00:00", "2026-03-01T10:07:00+00:00", "Olivia",
@@ -95,6 +100,9 @@ def test_conversations_csv_holds_a_row_per_conversation(seed: Seed, admin_client
         [str(f.pk), "other", str(seed.omar.public_id), "waiting_human", "2026-03-02T12:00:00+00:00", "", "2", "",
          "", "", "", "-0.7", "negative", "refund", "medium", "", "'@everyone I want a refund"],
     ]  # fmt: skip
+    for row in expected[1:]:
+        row.insert(CONVERSATION_CSV_COLUMNS.index("language"), "")  # the seeded conversations have none
+    assert rows(body(download(admin_client, "conversations.csv"))) == expected
 
 
 def test_both_csv_exports_carry_the_complaint_category_and_severity_after_the_sentiment() -> None:
@@ -139,6 +147,7 @@ def test_messages_jsonl_has_every_message_with_the_bots_decisions(seed: Seed, ad
             "author_name": None,
             "created_at": message.created_at.isoformat(),
             "text": message.text,
+            "language": None,
             "intent": None,
             "confidence": None,
             "sources": [],
@@ -389,3 +398,17 @@ def test_download_needs_a_format(seed: Seed, admin_client: Client) -> None:
     response = admin_client.get(DOWNLOAD, {"format": "xlsx"})
     assert response.status_code == 400
     assert b"Choose what to export" in response.content
+
+
+def test_exports_carry_each_message_and_conversations_language(seed: Seed, admin_client: Client) -> None:
+    Message.objects.filter(pk=seed.messages["r1"].pk).update(language="zh-hans")
+    Conversation.objects.filter(pk=seed.returns.pk).update(language="zh-hans")
+    messages = rows(body(download(admin_client, "messages.csv")))
+    language_at = MESSAGE_CSV_COLUMNS.index("language")
+    by_id = {row[MESSAGE_CSV_COLUMNS.index("message_id")]: row[language_at] for row in messages[1:]}
+    assert by_id[str(seed.messages["r1"].pk)] == "zh-hans" and by_id[str(seed.messages["r2"].pk)] == ""
+    records = [json.loads(line) for line in body(download(admin_client, "messages.jsonl")).splitlines()]
+    assert next(r for r in records if r["message_id"] == seed.messages["r1"].pk)["language"] == "zh-hans"
+    conversations = rows(body(download(admin_client, "conversations.csv")))
+    language_of = {row[0]: row[CONVERSATION_CSV_COLUMNS.index("language")] for row in conversations[1:]}
+    assert language_of[str(seed.returns.pk)] == "zh-hans" and language_of[str(seed.order.pk)] == ""
