@@ -71,10 +71,13 @@ def test_a_chinese_customer_is_greeted_served_and_answered_in_chinese(chinese_pa
     answer.wait_for(timeout=60_000)
     reply = answer.locator(".t").inner_text()
     chinese = json.loads((KNOWLEDGE / "demo_faq_zh.json").read_text(encoding="utf-8"))
-    # A verified Chinese FAQ answer, or the gate's honest Chinese reply; never English.
-    allowed = {entry["answer"] for entry in chinese} | {text(k, CHINESE) for k in ("not_sure", "clarify")}
-    assert reply in allowed, reply
+    # The verified Chinese answer of the returns entry, word for word, with it as the source.
+    returns = next(entry for entry in chinese if entry["question"] == "怎么退货？")
+    assert reply == returns["answer"]
     assert detect_language(reply) == CHINESE
+    sources = page.locator('[data-testid="sources"]').last
+    sources.wait_for(timeout=10_000)
+    assert "怎么退货？" in sources.inner_text() and "参考" in sources.inner_text()
 
 
 def test_chinese_text_in_the_widget_is_drawn_with_glyphs_not_empty_boxes(chinese_page: Any, host_page: str) -> None:
