@@ -24,7 +24,9 @@ _ASKS_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|people|agent|someone|somebody|representative|"
     r"operator|staff|employee|team member)\b"
     r"|\b(real|live|actual)\s+(human|person|agent)\b"
-    r"|^\s*(human|agent|operator|representative|a human|a person)\s*(please|pls)?\s*[.!?]*\s*$",
+    r"|^\s*(human|agent|operator|representative|a human|a person)\s*(please|pls)?\s*[.!?]*\s*$"
+    # Chinese: 转人工, 人工客服, 找人工, 我要真人 ...
+    r"|转人工|人工客服|人工服务|(找|接|要|叫)(个)?人工|真人(客服)?|找(个)?客服|(找|叫)(个)?(工作人员|活人)",
     re.IGNORECASE,
 )
 # A follow-up that points back at the previous question ("and how long does *that* take?").

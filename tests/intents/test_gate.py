@@ -47,7 +47,17 @@ def test_a_close_runner_up_below_the_threshold_does_not_trigger_a_question() -> 
 
 @pytest.mark.parametrize(
     "text",
-    ["I want to talk to a human", "can I speak with someone please", "human", "Agent!", "connect me to a real person"],
+    [
+        "I want to talk to a human",
+        "can I speak with someone please",
+        "human",
+        "Agent!",
+        "connect me to a real person",
+        "我要转人工",
+        "人工客服在吗？",
+        "能不能找个真人",
+        "帮我找客服",
+    ],
 )
 def test_asking_for_a_person_escalates_at_once(text: str) -> None:
     decision = decide(question=text, candidates=[DELIVERY], policy=POLICY)
@@ -56,7 +66,15 @@ def test_asking_for_a_person_escalates_at_once(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["can someone tell me the delivery time?", "how do humans wash linen", "I talked to my wife"]
+    "text",
+    [
+        "can someone tell me the delivery time?",
+        "how do humans wash linen",
+        "I talked to my wife",
+        "这是人工编织的吗？",
+        "真皮沙发怎么保养",
+        "客服邮箱是多少",
+    ],
 )
 def test_mentioning_people_is_not_asking_for_one(text: str) -> None:
     assert not asks_for_human(text)
