@@ -130,7 +130,8 @@ def decide(
     if (
         runner_up is not None
         and runner_up.score >= policy.answer_threshold
-        and best.score - runner_up.score < policy.clarify_margin
+        # a tie is never settled by the order retrieval happened to list them in, whatever the margin
+        and (best.score - runner_up.score < policy.clarify_margin or best.score == runner_up.score)
     ):
         return Decision(
             "clarify",

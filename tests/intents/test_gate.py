@@ -40,6 +40,14 @@ def test_two_close_faq_entries_ask_a_clarifying_question() -> None:
     assert "0.82/0.80" in decision.reason
 
 
+def test_two_entries_tied_get_a_clarifying_question_even_with_no_margin() -> None:
+    tied = [Candidate(1, "a", 0.9), Candidate(2, "b", 0.9)]
+    assert decide(question="q", candidates=tied, policy=GatePolicy(0.45, 0.0)).action == "clarify"
+    assert decide(question="q", candidates=[tied[0], Candidate(2, "b", 0.89)], policy=GatePolicy(0.45, 0.0)).action == (
+        "answer"
+    )
+
+
 def test_a_close_runner_up_below_the_threshold_does_not_trigger_a_question() -> None:
     weak = [Candidate(1, "a", 0.46), Candidate(2, "b", 0.44)]
     assert decide(question="q", candidates=weak, policy=POLICY).action == "answer"
