@@ -141,7 +141,7 @@ def test_filters_change_the_url_and_redraw_without_reloading_the_page(page: Any,
 
     page.locator('[data-testid="filter-start"]').fill("2024-01-01")
     page.locator('[data-testid="filter-end"]').fill("2024-01-05")
-    page.get_by_role("button", name="Apply").click()
+    page.locator("#analytics-filters").get_by_role("button", name="Apply").click()
     page.locator('[data-testid="empty"]').wait_for(state="visible", timeout=10_000)
     assert page.url.endswith("/console/analytics/?start=2024-01-01&end=2024-01-05")
     assert chart_data(page, "chart-per-day") is None  # a sentence, not an empty axis
@@ -155,7 +155,7 @@ def test_filters_change_the_url_and_redraw_without_reloading_the_page(page: Any,
     assert page.locator('[data-testid="empty"]').is_hidden()
 
     page.locator('[data-testid="filter-start"]').fill("2025-03-09")
-    page.get_by_role("button", name="Apply").click()
+    page.locator("#analytics-filters").get_by_role("button", name="Apply").click()
     page.locator('[data-testid="error"]').wait_for(state="visible", timeout=10_000)
     assert page.locator('[data-testid="error"]').inner_text() == "The start date is after the end date."
     assert page.evaluate("window.__samePage") is True
