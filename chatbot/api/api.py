@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from chatbot.api import chat, exports, knowledge, transcripts, usage
+from chatbot.api import chat, exports, knowledge, transcripts, usage, webhooks
 from chatbot.api.errors import install_error_handlers
 
 api = NinjaAPI(
     title="Chatbot desk API",
     version="1",
-    description="Headless chat, knowledge, transcripts and usage of one site per API key. "
+    description="Headless chat, knowledge, transcripts, usage and webhooks of one site per API key. "
     'Send `Authorization: Bearer <key>`. Errors are `{"error": {"code", "message"}}`.',
     urls_namespace="api_v1",
     docs_url="/docs",
@@ -23,4 +23,5 @@ api.add_router("/", chat.router)
 api.add_router("/", knowledge.router)
 api.add_router("/", transcripts.router)
 api.add_router("/", usage.router)
+api.add_router("/", webhooks.router)
 api.add_router("/", exports.router)

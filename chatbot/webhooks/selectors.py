@@ -23,6 +23,17 @@ def webhook_deliveries_list(*, endpoint: WebhookEndpoint, limit: int = 50) -> Qu
     return endpoint.deliveries.order_by("-created_at", "-pk")[:limit]
 
 
+def webhook_deliveries_page(
+    *, endpoint: WebhookEndpoint, before_id: int | None = None, limit: int = 50
+) -> QuerySet[WebhookDelivery]:
+    """A page of the endpoint's delivery log, newest first, older than the delivery `before_id`
+    (the previous page's last) when given: the API's cursor."""
+    deliveries = endpoint.deliveries.order_by("-pk")
+    if before_id is not None:
+        deliveries = deliveries.filter(pk__lt=before_id)
+    return deliveries[:limit]
+
+
 def webhook_delivery_get(*, delivery_id: int, site_ids: Collection[int]) -> WebhookDelivery | None:
     return (
         WebhookDelivery.objects.select_related("endpoint__site")

@@ -88,6 +88,7 @@ def refused(method: str, path: str, *, control: bool = False, json: bool = False
 
 FAQ_CSV = b"question,answer\nPlanted by A?,Yes.\n"
 FAQ_IN = {"question": "Mine now?", "answer": "Yes.", "alternatives": [], "tags": [], "is_active": True}
+HOOK_IN = {"url": "https://x.example.com/in", "events": ["rating.created"]}
 
 # route -> (credentials, probes)
 MATRIX: dict[str, tuple[str, list[Probe]]] = {
@@ -300,6 +301,51 @@ MATRIX: dict[str, tuple[str, list[Probe]]] = {
         [hidden("/api/v1/transcripts"), refused("GET", "/api/v1/transcripts?site=bravosite")],
     ),
     "api/v1/usage": ("api", [hidden("/api/v1/usage?from={month}-01&to={today}", control=False)]),
+    "api/v1/webhooks/endpoints": (
+        "api",
+        [
+            hidden("/api/v1/webhooks/endpoints"),
+            Probe("POST", "/api/v1/webhooks/endpoints", "hidden", HOOK_IN, control=True, json=True),
+        ],
+    ),
+    "api/v1/webhooks/endpoints/<int:endpoint_id>": (
+        "api",
+        [
+            refused("GET", "/api/v1/webhooks/endpoints/{b_endpoint}", control=True),
+            refused(
+                "PATCH",
+                "/api/v1/webhooks/endpoints/{b_endpoint}",
+                control=True,
+                json=True,
+                url="https://x.example.com/",
+            ),
+            refused("DELETE", "/api/v1/webhooks/endpoints/{b_endpoint}", control=True),
+        ],
+    ),
+    "api/v1/webhooks/endpoints/<int:endpoint_id>/rotate-secret": (
+        "api",
+        [
+            refused(
+                "POST",
+                "/api/v1/webhooks/endpoints/{b_endpoint}/rotate-secret",
+                control=True,
+                json=True,
+                overlap_hours=0,
+            )
+        ],
+    ),
+    "api/v1/webhooks/endpoints/<int:endpoint_id>/enable": (
+        "api",
+        [refused("POST", "/api/v1/webhooks/endpoints/{b_endpoint}/enable", control=True)],
+    ),
+    "api/v1/webhooks/endpoints/<int:endpoint_id>/deliveries": (
+        "api",
+        [refused("GET", "/api/v1/webhooks/endpoints/{b_endpoint}/deliveries", control=True)],
+    ),
+    "api/v1/webhooks/deliveries/<int:delivery_id>/replay": (
+        "api",
+        [refused("POST", "/api/v1/webhooks/deliveries/{b_delivery}/replay")],
+    ),
     # --- the export API, with an A admin's token ---
     "api/v1/exports/messages.jsonl": (
         "token",
