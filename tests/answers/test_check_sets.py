@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ANSWERS = ROOT / "bench" / "answers"
 
 
-def check(*args: str) -> tuple[int, dict[str, Any]]:
+def check(*args: str, language: str = "zh") -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
-        [sys.executable, str(ANSWERS / "check_sets.py"), "--lang", "zh", *args],
+        [sys.executable, str(ANSWERS / "check_sets.py"), "--lang", language, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -40,6 +40,15 @@ def test_the_chinese_splits_and_probes_pass_the_checker() -> None:
     assert status == 0
     assert {name: report["splits"][name]["entries_covered"] for name in ("dev", "test")} == {"dev": 61, "test": 61}
     assert report["probes"]["judged_as_intended"] == report["probes"]["total"] > 0
+
+
+def test_the_english_splits_share_no_question_with_the_faq_or_the_tuning_file() -> None:
+    # The demo FAQ and the gate's tuning file grow; a phrasing copied from an answer-evaluation split
+    # flatters every figure measured on it.
+    status, report = check(language="en")
+
+    assert report["errors"] == []
+    assert status == 0
 
 
 def test_a_chinese_question_copied_from_an_faq_alternative_is_an_error(tmp_path: Path) -> None:
