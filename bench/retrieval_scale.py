@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from intents.embeddings import CharacterNgramEmbedder, Embedder, SentenceTransformerEmbedder  # noqa: E402
+from intents.embeddings import embedder_for_language  # noqa: E402
 from intents.hybrid import HybridIndex, default_reranker, embedded_texts, off_topic_corpus  # noqa: E402
 from intents.languages import CHINESE  # noqa: E402
 from intents.lexical import words_for  # noqa: E402
@@ -46,7 +46,7 @@ def _documents(language: str, count: int) -> list[FaqDocument]:
 
 
 def _measure(language: str, entries: int, queries: int, rng: np.random.Generator) -> dict[str, object]:
-    embedder: Embedder = CharacterNgramEmbedder() if language == CHINESE else SentenceTransformerEmbedder.load()
+    embedder = embedder_for_language(language)
     documents = _documents(language, entries)
     started = time.perf_counter()
     rows = []

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from intents.languages import CHINESE
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -108,6 +110,15 @@ def _character_ngrams(text: str) -> list[tuple[str, float]]:
         grams += [(run[i : i + 2], 1.0) for i in range(len(run) - 1) if not set(run[i : i + 2]) <= _FUNCTION_CHARACTERS]
     grams += [(word, 1.0) for word in _LATIN_OR_DIGITS.findall(_CJK.sub(" ", text))]
     return grams
+
+
+def embedder_for_language(language: str, location: str | None = None, *, device: str = "cpu") -> Embedder:
+    """The embedder of a language's FAQ entries and questions: the sentence encoder at `location`
+    (default: the bundled MiniLM), except for Chinese without one of its own, which MiniLM cannot
+    read: character n-grams."""
+    if language == CHINESE and not location:
+        return CharacterNgramEmbedder()
+    return SentenceTransformerEmbedder.load(location, device=device)
 
 
 @dataclass

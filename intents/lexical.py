@@ -139,9 +139,9 @@ class ChineseWords:
             position = match.end()
         return [*pieces, (_synonyms_unified(text[position:]), False)]
 
-    def _words(self, text: str) -> list[str]:
+    def _words(self, pieces: list[tuple[str, bool]]) -> list[str]:
         words: list[str] = []
-        for piece, is_name in self._pieces(text):
+        for piece, is_name in pieces:
             if is_name:
                 words.append(piece)
                 continue
@@ -156,8 +156,9 @@ class ChineseWords:
         return words
 
     def lexical(self, text: str) -> list[str]:
-        terms = self._words(text)
-        for piece, is_name in self._pieces(text):
+        pieces = self._pieces(text)
+        terms = self._words(pieces)
+        for piece, is_name in pieces:
             if is_name:
                 continue
             for run in _HAN_RUN.findall(piece):
@@ -169,7 +170,7 @@ class ChineseWords:
         return terms
 
     def content(self, text: str, *, all_words: bool = False) -> set[str]:
-        words = set(self._words(text))
+        words = set(self._words(self._pieces(text)))
         if not all_words:
             return words
         # What an entry offers: its words, and every stretch of its text up to four characters long,

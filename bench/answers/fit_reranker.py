@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from intents.embeddings import CharacterNgramEmbedder, Embedder, SentenceTransformerEmbedder  # noqa: E402
+from intents.embeddings import embedder_for_language  # noqa: E402
 from intents.hybrid import FEATURES, HybridIndex, Reranker, off_topic_corpus  # noqa: E402
 from intents.lexical import words_for  # noqa: E402
 from intents.types import FaqDocument  # noqa: E402
@@ -58,11 +58,7 @@ def main() -> None:
         FaqDocument(i, e["question"], e["answer"], tuple(e.get("alternatives", []))) for i, e in enumerate(faq)
     ]
     questions = {e["question"]: i for i, e in enumerate(faq)}
-    embedder: Embedder = (
-        CharacterNgramEmbedder()
-        if args.language == "zh-hans" and not args.model
-        else SentenceTransformerEmbedder.load(args.model)
-    )
+    embedder = embedder_for_language(args.language, args.model)
     generic = off_topic_corpus(args.language)
     index = HybridIndex.build(documents, embedder, off_topic_vectors=embedder.encode(generic), words=words)
 

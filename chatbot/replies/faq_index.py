@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 class _CachedIndex:
     faq_version: int
     segmentation_terms: tuple[str, ...]
-    reranker: Reranker
+    stored_reranker: object  # as stored on the site: a new `gate_tune` fit rebuilds the index
     index: Retriever
 
 
@@ -49,15 +49,21 @@ def site_language(site: Site, language: str | None) -> str:
     return normalise_language(language or site.language)
 
 
+def _stored_reranker(site: Site, language: str) -> object:
+    """The reranker weights `gate_tune` stored for the site's `language`, as stored (None: none)."""
+    if language == site_language(site, None):
+        return site.retrieval_reranker
+    return (site.language_gates or {}).get(language, {}).get("reranker")
+
+
 def site_reranker(site: Site, language: str | None = None) -> Reranker:
     """The site's own reranker weights for `language` (fit by `gate_tune`), else the shipped default."""
     language = site_language(site, language)
-    if language == site_language(site, None):
-        stored = site.retrieval_reranker
-    else:
-        stored = (site.language_gates or {}).get(language, {}).get("reranker")
+    stored = _stored_reranker(site, language)
     if stored:
         try:
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
             return Reranker.from_json(stored)
         except ValueError:
             logger.warning("site %s: stored reranker weights do not fit this version; using the default", site.key)
@@ -124,13 +130,13 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
     phrasings only (`dense`)."""
     language = site_language(site, language)
     terms = tuple(site.segmentation_terms or ())
-    reranker = site_reranker(site, language)
+    stored_reranker = _stored_reranker(site, language)
     cached = _indexes.get((site.pk, language))
     if (
         cached is not None
         and cached.faq_version == site.faq_version
         and cached.segmentation_terms == terms
-        and cached.reranker == reranker
+        and cached.stored_reranker == stored_reranker
     ):
         return cached.index
     embedder = embedder_for(language)
@@ -148,11 +154,11 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
         corpus = off_topic_vectors(embedder, language)
         index = HybridIndex.from_vectors(
             entries,
-            reranker=reranker,
+            reranker=site_reranker(site, language),
             off_topic_vectors=corpus if len(corpus) else None,
             words=words_for(language, terms),
         )
-    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, reranker, index)
+    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, stored_reranker, index)
     return index
 
 

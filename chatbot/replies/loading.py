@@ -30,7 +30,7 @@ from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
 from intents.classifier import EncoderIntentClassifier, IntentClassifier
 from intents.complaints.classifier import ComplaintClassifier
-from intents.embeddings import CharacterNgramEmbedder, Embedder, SentenceTransformerEmbedder, Vectors
+from intents.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, embedder_for_language
 from intents.generation.local import BUNDLED, SMOLLM2_NAME, LocalGenerator, resolve_model_location
 from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
@@ -71,7 +71,6 @@ class ModelCache(Generic[Model]):
 
 EMBEDDER_KEY = "embedder"  # loaded once per process: its settings do not change while it runs
 embedder_cache: ModelCache[Embedder] = ModelCache()
-CHARACTER_NGRAMS = CharacterNgramEmbedder()
 
 
 def embedder_get() -> Embedder:
@@ -96,12 +95,10 @@ def embedder_for(language: str) -> Embedder:
     CHATBOT_EMBEDDING_MODEL_ZH (e.g. a local bge-small-zh), else character n-grams."""
     if normalise_language(language) != CHINESE:
         return embedder_get()
-    location = settings.CHATBOT_EMBEDDING_MODEL_ZH
-    if not location:
-        return CHARACTER_NGRAMS
+    location = settings.CHATBOT_EMBEDDING_MODEL_ZH or None
 
     def load() -> Embedder:
-        embedder = SentenceTransformerEmbedder.load(location, device=settings.CHATBOT_DEVICE)
+        embedder = embedder_for_language(CHINESE, location, device=settings.CHATBOT_DEVICE)
         logger.info("loaded embedding model %s for %s", embedder.model_name, CHINESE)
         return embedder
 
