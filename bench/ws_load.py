@@ -594,11 +594,12 @@ class Stack:
             self.port = processes.free_port()
             log(f"starting uvicorn on 127.0.0.1:{self.port} ({self.web_workers} process(es))")
             self.server = self._asgi_server()
-            log("starting the Celery worker (inference queue); loading takes a while")
-            self.worker = processes.celery_worker(
-                self.env, queues="inference", concurrency=int(getattr(self.args, "worker_concurrency", 1))
-            )
-        log(f"server log {self.server.log}, worker log {self.worker.log}")
+            if getattr(self.args, "worker", True):
+                log("starting the Celery worker (inference queue); loading takes a while")
+                self.worker = processes.celery_worker(
+                    self.env, queues="inference", concurrency=int(getattr(self.args, "worker_concurrency", 1))
+                )
+        log(f"server log {self.server.log}, worker log {self.worker.log if self.worker else None}")
 
     @property
     def web_workers(self) -> int:

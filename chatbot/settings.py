@@ -236,6 +236,7 @@ CELERY_TASK_ROUTES = {
     "replies.reply_generate": {"queue": "inference"},
     "replies.faq_refresh": {"queue": "inference"},
     "sentiment.message_sentiment_score": {"queue": "analytics"},
+    "sentiment.messages_sentiment_score": {"queue": "analytics"},
     "analytics.hot_topics_compute": {"queue": "analytics"},
     "analytics.hot_topics_refresh_all": {"queue": "analytics"},
     "learning.training_run_execute": {"queue": "analytics"},
@@ -298,6 +299,11 @@ CELERY_BEAT_SCHEDULE = {
 CHATBOT_DISPATCH = env_str("CHATBOT_DISPATCH", "celery" if CELERY_BROKER_URL else "inprocess")
 if CHATBOT_DISPATCH not in {"celery", "inprocess", "inline"}:
     raise ImproperlyConfigured("CHATBOT_DISPATCH must be one of celery, inprocess, inline.")
+
+# The widget's messages to a conversation it already follows are stored by one writer thread per
+# web process, all those that arrived meanwhile in one transaction (chatbot.conversations.ingest).
+# PostgreSQL only; 0 stores each message in its own transaction.
+CHATBOT_GROUP_COMMIT = env_bool("CHATBOT_GROUP_COMMIT", True) and DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 # --- The answering models. Local paths or hub ids; never downloaded at run time. ---
 CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM

@@ -6,6 +6,7 @@ Delivery guarantee: every stored message reaches this connection exactly once, i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chatbot.conversations import events, services
+from chatbot.conversations import events, ingest, services
 from chatbot.conversations.delivery import (
     REFUSED,
     ConversationSocket,
@@ -35,11 +36,12 @@ from chatbot.conversations.frames import (
     message_frame,
     parse_client_frame,
 )
-from chatbot.conversations.limits import Event, client_address, limit_take, limited_message
+from chatbot.conversations.limits import Event, client_address, limit_take, limited_message, limits_apply
 from chatbot.conversations.models import ConversationStatus, Visitor
 from chatbot.conversations.tokens import visitor_token_read
 from chatbot.sites.models import Site
 from chatbot.sites.origins import origin_allowed
+from intents.languages import detect_language, normalise_language
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,14 @@ def _clean(value: str, max_length: int) -> str:
 
 
 # The limiter talks to the cache (Redis in production): off the event loop, like database work.
-_limit_take = sync_to_async(limit_take, thread_sensitive=False)
+_limit_take_in_thread = sync_to_async(limit_take, thread_sensitive=False)
+
+
+async def _limit_take(event: Event, **who: Any) -> int | None:
+    """`limit_take` on a thread, or nothing at all when the limits of `event` are off."""
+    if not limits_apply(event, **who):
+        return None
+    return await _limit_take_in_thread(event, **who)
 
 
 @database_sync_to_async
@@ -78,6 +87,9 @@ class ChatConsumer(ConversationSocket):
     page_url: str = ""
     user_agent: str = ""
     address: str | None = None  # what the per-IP limits count (limits.client_address)
+    # The language of the followed conversation as this connection last heard (its messages are
+    # detected against it); empty until it follows one.
+    conversation_language: str = ""
 
     async def frames_after(self, conversation_id: int, after_seq: int, up_to_seq: int | None) -> list[dict[str, Any]]:
         return await _frames_after(conversation_id, after_seq, up_to_seq)
@@ -111,6 +123,8 @@ class ChatConsumer(ConversationSocket):
         await self.channel_layer.group_add(events.visitor_group(self.visitor.public_id), self.channel_name)
         conversation = session.conversation
         self.status = conversation.status if conversation else ConversationStatus.BOT
+        if conversation is not None:
+            self.conversation_language = conversation.language or normalise_language(site.language)
         status = events.status_frame(conversation) if conversation else {"status": self.status}
         if conversation is not None:
             await self._join(conversation.pk, delivered_seq=conversation.last_seq, awaiting_resume=True)
@@ -201,14 +215,17 @@ class ChatConsumer(ConversationSocket):
         return False
 
     async def _on_message(self, frame: MessageFrame) -> None:
-        received = await database_sync_to_async(services.message_receive)(
-            visitor=self.visitor,
-            client_id=frame.client_id,
-            text=frame.text,
-            page_url=self.page_url,
-            user_agent=self.user_agent,
-        )
+        received = await self._store_with_others(frame)
+        if received is None:
+            received = await database_sync_to_async(services.message_receive)(
+                visitor=self.visitor,
+                client_id=frame.client_id,
+                text=frame.text,
+                page_url=self.page_url,
+                user_agent=self.user_agent,
+            )
         message = received.message
+        self.conversation_language = message.language
         joined = self.conversation_id != message.conversation_id
         if joined:
             await self._join(message.conversation_id, delivered_seq=0)
@@ -221,6 +238,26 @@ class ChatConsumer(ConversationSocket):
             # The reply was queued when the message was stored, before this connection joined the
             # conversation's group: a quick one was published to nobody. Read it from the database.
             await self.delivery.catch_up(up_to_seq=None)
+
+    async def _store_with_others(self, frame: MessageFrame) -> services.Received | None:
+        """A message to the conversation this connection follows, stored by the group commit
+        (ingest); None when it takes the one-by-one path (a first message, a closed conversation,
+        or one the group commit hands back)."""
+        known = self.conversation_language
+        if self.conversation_id is None or not known or self.status == ConversationStatus.CLOSED:
+            return None
+        if not ingest.group_commit_enabled():
+            return None
+        item = ingest.Incoming(
+            conversation_id=self.conversation_id,
+            visitor_id=self.visitor.pk,
+            client_id=frame.client_id,
+            text=frame.text,
+            conversation_language=known,
+            site_language=normalise_language(self.site.language),
+            language=detect_language(frame.text, default=known),
+        )
+        return await asyncio.wrap_future(ingest.message_submit(item))
 
     async def _on_resume(self, frame: ResumeFrame) -> None:
         if self.conversation_id is None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -127,6 +128,15 @@ class ConversationSocket(AsyncWebsocketConsumer):
 
     async def frames_after(self, conversation_id: int, after_seq: int, up_to_seq: int | None) -> list[Frame]:
         raise NotImplementedError
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its per-frame `aclose_old_connections()`: that is a thread
+        hop for every frame and every group event, and this socket's database work already runs
+        through `database_sync_to_async` above, which closes stale connections around each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     def bind_server_loop(self) -> None:
         """Where this process's realtime events are published (the in-memory layer's loop). The web

@@ -58,6 +58,14 @@ def limit_take(event: Event, *, ip: str | None = None, visitor: object = None, s
     return None
 
 
+def limits_apply(event: Event, *, ip: str | None = None, visitor: object = None, site: str | None = None) -> bool:
+    """Whether `limit_take` would count anything (a limit of 0 is off): when not, callers skip it."""
+    limits = settings.CHATBOT_RATE_LIMITS[event]
+    return any(
+        limits[scope] > 0 for scope, who in (("ip", ip), ("visitor", visitor), ("site", site)) if who is not None
+    )
+
+
 def limited_message(event: Event, retry_after: int) -> str:
     """What the widget shows its customer."""
     return _MESSAGES[event].format(s=retry_after)

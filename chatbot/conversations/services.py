@@ -16,7 +16,7 @@ from chatbot.conversations.signals import (
     conversation_created,
     conversation_handed_off,
     conversation_rated,
-    customer_message_stored,
+    customer_messages_stored,
     message_stored,
 )
 from chatbot.conversations.tokens import visitor_token_issue, visitor_token_read
@@ -109,6 +109,15 @@ def message_announce(message: Message, *, site_id: int | None = None) -> None:
     message_stored.send(sender=Message, message=message)
 
 
+def customer_messages_announce(messages: list[Message]) -> None:
+    """Publish newly stored customer messages and tell the listeners of `customer_messages_stored`
+    (the reply engine queues the bot's reply to each that waits for one, sentiment queues their
+    scoring). Each `message.conversation` is the instance it was stored with: no query for sites."""
+    for message in messages:
+        message_announce(message, site_id=message.conversation.site_id)
+    customer_messages_stored.send(sender=Message, messages=messages)
+
+
 def conversation_closed_announce(conversation: Conversation) -> None:
     """Tell the listeners of `conversation_closed` (once the close committed)."""
     conversation_closed.send(sender=Conversation, conversation=conversation)
@@ -125,7 +134,7 @@ def message_receive(
     *, visitor: Visitor, client_id: str, text: str, page_url: str = "", user_agent: str = ""
 ) -> Received:
     """Store a customer message once per `client_id`, publish it, and once committed tell the
-    listeners of `customer_message_stored` (the reply engine queues the bot's reply when the
+    listeners of `customer_messages_stored` (the reply engine queues the bot's reply when the
     message waits for one, sentiment queues its scoring)."""
     with transaction.atomic():
         conversation, started = _conversation_for_update(visitor=visitor, page_url=page_url, user_agent=user_agent)
@@ -153,8 +162,7 @@ def message_receive(
         def after_commit() -> None:
             if started:
                 conversation_started_announce(conversation=conversation, visitor=visitor)
-            message_announce(message, site_id=conversation.site_id)
-            customer_message_stored.send(sender=Message, message=message)
+            customer_messages_announce([message])
 
         transaction.on_commit(after_commit)
     return Received(message, created=True, conversation_started=started)

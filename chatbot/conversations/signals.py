@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# A customer message was stored and its transaction committed; sent once per message, with
-# `message` (a chatbot.conversations.models.Message). Its `reply_pending` says whether the bot is
-# to answer it. Listeners run in the storing request, in the order the apps are installed: they
-# queue work (a reply, a sentiment score) rather than do it.
-customer_message_stored = Signal()
+# Customer messages were stored and their transaction committed; sent once per commit, with
+# `messages` (a list of chatbot.conversations.models.Message, in commit order: one, or the batch a
+# group commit stored together). Each one's `reply_pending` says whether the bot is to answer it.
+# Listeners run in the storing request, in the order the apps are installed: they queue work (a
+# reply each, a sentiment score for all) rather than do it.
+customer_messages_stored = Signal()
 
 # The lifecycle of a conversation, for listeners outside the chat itself (webhooks). Each is sent
 # once per change by the service that owns it, after its transaction commits, in the storing

@@ -26,14 +26,15 @@ logger = logging.getLogger(__name__)
 
 
 class Task(Protocol):
-    """A Celery task of one id (`@shared_task`): `run` is its body, `delay` queues it."""
+    """A Celery task of one argument, an id or a list of ids (`@shared_task`): `run` is its body,
+    `delay` queues it."""
 
-    run: Callable[[int], Any]
+    run: Callable[[Any], Any]
 
-    def delay(self, argument: int) -> Any: ...
+    def delay(self, argument: Any) -> Any: ...
 
 
-def task_dispatch(task: str, argument: int, *, what: str, if_lost: str) -> None:
+def task_dispatch(task: str, argument: Any, *, what: str, if_lost: str) -> None:
     """Run the Celery task `task` (its dotted path) on `argument`, per settings.CHATBOT_DISPATCH.
     Call after the change is committed.
 
@@ -55,7 +56,7 @@ def task_dispatch(task: str, argument: int, *, what: str, if_lost: str) -> None:
         _run_in_process(found.run, argument, what)
 
 
-def _run_in_process(run: Callable[[int], Any], argument: int, what: str) -> None:
+def _run_in_process(run: Callable[[Any], Any], argument: Any, what: str) -> None:
     """The task's body on a worker thread of this process.
 
     With a websocket server loop in this process, the thread is started from that loop
@@ -63,7 +64,8 @@ def _run_in_process(run: Callable[[int], Any], argument: int, what: str) -> None
     """
     loop = events.server_loop()
     if loop is None:
-        threading.Thread(target=_run_logged, args=(run, argument, what), name=f"{what}-{argument}", daemon=True).start()
+        name = f"{what}-{argument}"[:60]
+        threading.Thread(target=_run_logged, args=(run, argument, what), name=name, daemon=True).start()
         return
 
     async def on_the_loop() -> None:
@@ -72,7 +74,7 @@ def _run_in_process(run: Callable[[int], Any], argument: int, what: str) -> None
     asyncio.run_coroutine_threadsafe(on_the_loop(), loop)
 
 
-def _run_logged(run: Callable[[int], Any], argument: int, what: str) -> None:
+def _run_logged(run: Callable[[Any], Any], argument: Any, what: str) -> None:
     close_old_connections()
     try:
         run(argument)

@@ -8,15 +8,16 @@ from typing import Any
 from django.dispatch import receiver
 
 from chatbot.conversations.models import Message
-from chatbot.conversations.signals import customer_message_stored
+from chatbot.conversations.signals import customer_messages_stored
 from chatbot.knowledge.signals import faq_edited
 from chatbot.replies.dispatch import faq_refresh_dispatch, reply_dispatch
 
 
-@receiver(customer_message_stored, dispatch_uid="replies.customer_message_stored")
-def _answer(sender: Any, *, message: Message, **_: Any) -> None:
-    if message.reply_pending:
-        reply_dispatch(message.pk)
+@receiver(customer_messages_stored, dispatch_uid="replies.customer_messages_stored")
+def _answer(sender: Any, *, messages: list[Message], **_: Any) -> None:
+    for message in messages:
+        if message.reply_pending:
+            reply_dispatch(message.pk)
 
 
 @receiver(faq_edited, dispatch_uid="replies.faq_edited")

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from chatbot.conversations.models import Conversation, Message
@@ -19,9 +21,9 @@ from chatbot.conversations.signals import (
     message_stored,
 )
 from chatbot.sites.models import Site
-from chatbot.webhooks.models import EventType
+from chatbot.webhooks.models import EventType, WebhookEndpoint
 from chatbot.webhooks.payloads import conversation_data, message_data
-from chatbot.webhooks.services import webhook_event_emit
+from chatbot.webhooks.services import site_event_types_forget, webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +82,11 @@ def _rated(sender: Any, *, conversation: Conversation, score: int, **_: Any) -> 
         lambda: _conversation(conversation, rating=score),
         conversation.pk,
     )
+
+
+@receiver(post_save, sender=WebhookEndpoint, dispatch_uid="webhooks.endpoint_saved")
+@receiver(post_delete, sender=WebhookEndpoint, dispatch_uid="webhooks.endpoint_deleted")
+def _endpoints_changed(sender: Any, *, instance: WebhookEndpoint, **_: Any) -> None:
+    # Now, and again once committed: a reader between the two could have cached the old rows.
+    site_event_types_forget(instance.site_id)
+    transaction.on_commit(lambda: site_event_types_forget(instance.site_id))

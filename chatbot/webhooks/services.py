@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -137,6 +138,43 @@ def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
+# The event types some enabled endpoint of a site subscribes to: every stored message asks, and
+# most sites have no endpoint. Kept in the cache (shared by the processes when it is Redis) and,
+# for EVENT_TYPES_LOCAL_S, in this process. Saving or deleting an endpoint forgets its site's entry
+# in both (receivers.py): another process sees the change within EVENT_TYPES_LOCAL_S. The cache's
+# timeout bounds what a race between a reader and a change could leave behind.
+EVENT_TYPES_CACHE_S = 60
+EVENT_TYPES_LOCAL_S = 1.0
+_event_types_local: dict[int, tuple[float, frozenset[str]]] = {}
+
+
+def _event_types_key(site_id: int) -> str:
+    return f"webhooks:event-types:{site_id}"
+
+
+def site_event_types(site_id: int) -> frozenset[str]:
+    """The event types that at least one enabled endpoint of `site_id` subscribes to."""
+    now = time.monotonic()
+    local = _event_types_local.get(site_id)
+    if local is not None and now - local[0] < EVENT_TYPES_LOCAL_S:
+        return local[1]
+    key = _event_types_key(site_id)
+    cached = cache.get(key)
+    if cached is None:
+        rows = WebhookEndpoint.objects.filter(site_id=site_id, is_active=True).values_list("events", flat=True)
+        cached = sorted({event for events in rows for event in events or []})
+        cache.set(key, cached, timeout=EVENT_TYPES_CACHE_S)
+    types = frozenset(cached)
+    _event_types_local[site_id] = (now, types)
+    return types
+
+
+def site_event_types_forget(site_id: int) -> None:
+    """An endpoint of `site_id` was saved or deleted: the next event reads them again."""
+    _event_types_local.pop(site_id, None)
+    cache.delete(_event_types_key(site_id))
+
+
 def webhook_event_emit(
     *,
     site_id: int,
@@ -147,6 +185,8 @@ def webhook_event_emit(
     """One event of `site_id`: a delivery for each enabled endpoint that subscribes to it, each
     attempted once the caller's transaction commits. `data` may be a function, called only when
     some endpoint subscribes (most events of most sites go nowhere)."""
+    if event_type not in site_event_types(site_id):
+        return []
     endpoints = [
         e for e in WebhookEndpoint.objects.filter(site_id=site_id, is_active=True) if event_type in (e.events or [])
     ]

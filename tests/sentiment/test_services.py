@@ -110,7 +110,7 @@ def test_inline_dispatch_scores_right_away(
 ) -> None:
     settings.CHATBOT_DISPATCH = "inline"
     (message,) = say("Thank you, that was really helpful!")
-    sentiment_dispatch(message.pk)
+    sentiment_dispatch([message.pk])
     message.refresh_from_db()
     assert message.sentiment_label == "positive"
 
@@ -118,13 +118,13 @@ def test_inline_dispatch_scores_right_away(
 def test_celery_dispatch_queues_the_analytics_task(say: Callable[..., Any], settings: Any, monkeypatch: Any) -> None:
     from chatbot.sentiment import tasks
 
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.message_sentiment_score, "delay", queued.append)
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks.messages_sentiment_score, "delay", queued.append)
     settings.CHATBOT_DISPATCH = "celery"
-    (message,) = say("hello")
-    sentiment_dispatch(message.pk)
-    assert queued == [message.pk]
-    assert settings.CELERY_TASK_ROUTES["sentiment.message_sentiment_score"] == {"queue": "analytics"}
+    first, second = say("hello", "anyone there?")
+    sentiment_dispatch([first.pk, second.pk])
+    assert queued == [[first.pk, second.pk]]
+    assert settings.CELERY_TASK_ROUTES["sentiment.messages_sentiment_score"] == {"queue": "analytics"}
 
 
 def test_backfill_scores_only_unscored_customer_messages_of_the_site(

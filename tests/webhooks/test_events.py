@@ -88,3 +88,30 @@ def test_a_disabled_endpoint_gets_no_new_deliveries(
         conversation_handoff_request(visitor=Visitor.objects.create(site=shop_site))
 
     assert not WebhookDelivery.objects.exists() and receiver.requests() == []
+
+
+def test_a_site_without_endpoints_costs_no_query_per_message_and_a_new_endpoint_gets_the_next_one(
+    shop_site: Any, start_receiver: Any, django_capture_on_commit_callbacks: Any, django_assert_num_queries: Any
+) -> None:
+    from chatbot.conversations.signals import message_stored
+
+    visitor = Visitor.objects.create(site=shop_site)
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = message_receive(visitor=visitor, client_id="c1", text="hello").message
+    # The site's subscriptions are cached: the next message of the site asks the database nothing.
+    with django_assert_num_queries(0):
+        message_stored.send(sender=type(stored), message=stored)
+    receiver = start_receiver("200")
+    webhook_endpoint_create(site=shop_site, url=receiver.url, events=["message.created"])
+    with django_capture_on_commit_callbacks(execute=True):
+        message_receive(visitor=visitor, client_id="c2", text="Where is my parcel?")
+    customer = [e["data"]["message"] for e in events_of(receiver) if e["data"]["message"]["sender"] == "customer"]
+    assert [m["text"] for m in customer] == ["Where is my parcel?"]
+    # Disabled (saved), it is forgotten at once as well.
+    WebhookDelivery.objects.all().delete()
+    endpoint = webhook_endpoint_create(site=shop_site, url=receiver.url, events=["conversation.handoff"])
+    endpoint.is_active = False
+    endpoint.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_handoff_request(visitor=visitor)
+    assert not WebhookDelivery.objects.filter(event_type="conversation.handoff").exists()

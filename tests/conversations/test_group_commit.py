@@ -1,0 +1,282 @@
+"""The group commit (chatbot.conversations.ingest): many connections' messages stored in one
+transaction, with the guarantees of `message_receive`: committed before the ack, one row per
+client_id, gapless seqs in arrival order, and the same events and signals afterwards."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from django.db import close_old_connections, connection
+
+from chatbot.conversations import ingest, services
+from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender, Visitor
+from chatbot.conversations.signals import customer_messages_stored, message_stored
+from intents.types import Answer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ANSWER = Answer(text="Two to four days.", intent="faq", confidence=0.8)
+
+
+@pytest.fixture(autouse=True)
+def no_reply_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    dispatched: list[int] = []
+    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", dispatched.append)
+    monkeypatch.setattr("chatbot.sentiment.receivers.sentiment_dispatch", lambda message_ids: None)
+    return dispatched
+
+
+def started(site: Any, text: str = "hello") -> Conversation:
+    """A visitor's conversation, started by a first message on the one-by-one path."""
+    visitor = Visitor.objects.create(site=site)
+    return services.message_receive(visitor=visitor, client_id=f"first-{visitor.pk}", text=text).message.conversation
+
+
+def incoming(conversation: Conversation, client_id: str, text: str = "and the price?", **overrides: Any) -> Any:
+    values = {
+        "conversation_id": conversation.pk,
+        "visitor_id": conversation.visitor_id,
+        "client_id": client_id,
+        "text": text,
+        "conversation_language": "en",
+        "site_language": "en",
+        "language": "en",
+    }
+    return ingest.Incoming(**{**values, **overrides})
+
+
+def seqs(conversation: Conversation) -> list[int]:
+    return list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True))
+
+
+def test_the_group_commit_is_on_with_postgresql() -> None:
+    # The suite runs on PostgreSQL (`make test`), so the fast path is the one under test here.
+    assert connection.vendor == "postgresql"
+    assert ingest.group_commit_enabled()
+
+
+def test_a_batch_hands_out_each_conversations_next_seqs_in_arrival_order(shop_site: Any) -> None:
+    first, second, third = started(shop_site), started(shop_site), started(shop_site)
+    batch = [
+        incoming(first, "a"),
+        incoming(second, "b"),
+        incoming(first, "c", text="and in blue?"),
+        incoming(third, "d"),
+        incoming(first, "e", text="thanks"),
+    ]
+    results = ingest.messages_store(batch)
+    assert [r.message.client_id for r in results if r] == ["a", "b", "c", "d", "e"]
+    assert [(r.message.conversation_id, r.message.seq) for r in results if r] == [
+        (first.pk, 2),
+        (second.pk, 2),
+        (first.pk, 3),
+        (third.pk, 2),
+        (first.pk, 4),
+    ]
+    assert seqs(first) == [1, 2, 3, 4] and seqs(second) == [1, 2] and seqs(third) == [1, 2]
+    stored = Message.objects.get(conversation=first, client_id="c")
+    assert (stored.text, stored.sender, stored.language, stored.seq) == ("and in blue?", Sender.CUSTOMER, "en", 3)
+    assert stored.reply_pending and stored.reply_dispatched_at is not None
+    assert stored.sources == [] and stored.timings == {} and stored.reply_attempts == 0
+    first.refresh_from_db()
+    assert first.last_seq == 4
+
+
+def test_what_the_batch_returns_is_what_the_database_holds(shop_site: Any) -> None:
+    conversation = started(shop_site)
+    (received,) = ingest.messages_store([incoming(conversation, "x", text="Do you ship to Norway?")])
+    assert received is not None and received.created and not received.conversation_started
+    stored = Message.objects.get(pk=received.message.pk)
+    for field in ("conversation_id", "seq", "sender", "text", "language", "client_id", "reply_pending"):
+        assert getattr(received.message, field) == getattr(stored, field), field
+    # The announce needs the site without a query: the statement read it.
+    assert received.message.conversation.site_id == shop_site.pk
+
+
+def test_a_client_id_already_stored_is_handed_back_and_stored_once(shop_site: Any) -> None:
+    conversation = started(shop_site)
+    (once,) = ingest.messages_store([incoming(conversation, "same")])
+    assert once is not None
+    assert ingest.messages_store([incoming(conversation, "same")]) == [None]
+    # In one batch, too: the second row sees the first (they go in separate statements).
+    twice = ingest.messages_store([incoming(conversation, "new"), incoming(conversation, "new")])
+    assert twice[0] is not None and twice[1] is None
+    assert Message.objects.filter(conversation=conversation, client_id__in=["same", "new"]).count() == 2
+    assert seqs(conversation) == [1, 2, 3]
+    # The one-by-one path then finds the stored message.
+    visitor = Visitor.objects.get(pk=conversation.visitor_id)
+    again = services.message_receive(visitor=visitor, client_id="same", text="and the price?")
+    assert not again.created and again.message.pk == once.message.pk
+
+
+def test_a_closed_conversation_or_another_visitors_is_handed_back(shop_site: Any) -> None:
+    closed, other = started(shop_site), started(shop_site)
+    Conversation.objects.filter(pk=closed.pk).update(status=ConversationStatus.CLOSED)
+    stranger = Visitor.objects.create(site=shop_site)
+    results = ingest.messages_store([incoming(closed, "a"), incoming(other, "b", visitor_id=stranger.pk)])
+    assert results == [None, None]
+    assert seqs(closed) == [1] and seqs(other) == [1]
+
+
+def test_a_message_detected_against_a_stale_conversation_language_is_handed_back(shop_site: Any) -> None:
+    conversation = started(shop_site, text="你好，我想退货")
+    assert Conversation.objects.get(pk=conversation.pk).language == "zh-hans"
+    # The connection still believes the conversation is in English: "ok" would be read as English.
+    stale = incoming(conversation, "a", text="ok", conversation_language="en", language="en")
+    assert ingest.messages_store([stale]) == [None]
+    current = incoming(conversation, "b", text="ok", conversation_language="zh-hans", language="zh-hans")
+    (stored,) = ingest.messages_store([current])
+    assert stored is not None and stored.message.language == "zh-hans"
+
+
+def test_a_message_that_changes_the_language_changes_the_conversations(shop_site: Any) -> None:
+    conversation = started(shop_site)
+    ingest.messages_store([incoming(conversation, "a", text="运费多少钱？", language="zh-hans")])
+    assert Conversation.objects.get(pk=conversation.pk).language == "zh-hans"
+
+
+def test_a_conversation_waiting_for_a_person_gets_the_message_without_a_pending_reply(shop_site: Any) -> None:
+    conversation = started(shop_site)
+    Conversation.objects.filter(pk=conversation.pk).update(status=ConversationStatus.WAITING_HUMAN)
+    (received,) = ingest.messages_store([incoming(conversation, "a")])
+    assert received is not None
+    stored = Message.objects.get(pk=received.message.pk)
+    assert not stored.reply_pending and stored.reply_dispatched_at is None
+
+
+def test_the_stored_messages_are_announced_once_each_after_their_commit(
+    shop_site: Any, no_reply_dispatch: list[int]
+) -> None:
+    first, second = started(shop_site), started(shop_site)
+    no_reply_dispatch.clear()
+    heard: list[list[int]] = []
+    announced: list[int] = []
+
+    def on_batch(sender: Any, *, messages: list[Message], **_: Any) -> None:
+        # Committed: another connection reads them.
+        close_old_connections()
+        assert Message.objects.filter(pk__in=[m.pk for m in messages]).count() == len(messages)
+        heard.append([m.pk for m in messages])
+
+    def on_message(sender: Any, *, message: Message, **_: Any) -> None:
+        announced.append(message.pk)
+
+    customer_messages_stored.connect(on_batch, dispatch_uid="test-batch")
+    message_stored.connect(on_message, dispatch_uid="test-message")
+    try:
+        writer = ingest.GroupCommit()
+        futures: list[Future[Any]] = [Future(), Future(), Future()]
+        items = [incoming(first, "a"), incoming(second, "b"), incoming(first, "a")]
+        writer._commit(list(zip(items, futures, strict=True)))
+    finally:
+        customer_messages_stored.disconnect(dispatch_uid="test-batch")
+        message_stored.disconnect(dispatch_uid="test-message")
+    results = [f.result(timeout=0) for f in futures]
+    assert results[2] is None  # the resent client_id: the consumer takes the one-by-one path
+    stored = [results[0].message.pk, results[1].message.pk]
+    assert heard == [stored]
+    assert announced == stored
+    assert no_reply_dispatch == stored
+
+
+def test_a_failed_batch_sends_every_message_the_one_by_one_way(shop_site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    conversation = started(shop_site)
+
+    def broken(batch: list[Any]) -> list[Any]:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ingest, "messages_store", broken)
+    writer = ingest.GroupCommit()
+    futures: list[Future[Any]] = [Future(), Future()]
+    writer._commit(list(zip([incoming(conversation, "a"), incoming(conversation, "b")], futures, strict=True)))
+    assert [f.result(timeout=0) for f in futures] == [None, None]
+    assert seqs(conversation) == [1]
+
+
+def test_concurrent_connections_bot_replies_and_resends_leave_no_gap_and_no_duplicate(shop_site: Any) -> None:
+    conversations = [started(shop_site) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def customer(index: int) -> None:
+        try:
+            conversation = conversations[index % len(conversations)]
+            visitor = Visitor.objects.get(pk=conversation.visitor_id)
+            for n in range(25):
+                client_id = f"t{index}-{n // 2}"  # every message is sent twice
+                received = ingest.message_submit(incoming(conversation, client_id)).result(timeout=30)
+                if received is None:
+                    received = services.message_receive(visitor=visitor, client_id=client_id, text="and the price?")
+                assert received.message.client_id == client_id
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    def bot(conversation: Conversation) -> None:
+        try:
+            for _ in range(10):
+                waiting = (
+                    Message.objects.filter(conversation=conversation, sender=Sender.CUSTOMER, reply__isnull=True)
+                    .order_by("seq")
+                    .first()
+                )
+                if waiting is not None:
+                    services.bot_reply_store(customer_message=waiting, answer=ANSWER, timings={})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=customer, args=(i,)) for i in range(8)]
+    threads += [threading.Thread(target=bot, args=(c,)) for c in conversations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    for conversation in conversations:
+        numbers = seqs(conversation)
+        assert numbers == list(range(1, len(numbers) + 1)), conversation.pk
+        conversation.refresh_from_db()
+        assert conversation.last_seq == len(numbers)
+    customer_ids = Message.objects.filter(sender=Sender.CUSTOMER, client_id__startswith="t")
+    assert customer_ids.count() == 8 * 13  # 25 sends of 13 distinct ids per thread
+    assert customer_ids.values("client_id").distinct().count() == 8 * 13
+
+
+async def test_a_socket_stores_its_first_message_one_by_one_and_the_next_ones_with_the_others(
+    shop_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from tests.support.websockets import connect
+
+    batches: list[list[str]] = []
+    store = ingest.messages_store
+
+    def spy(batch: list[Any]) -> list[Any]:
+        batches.append([item.client_id for item in batch])
+        return store(batch)
+
+    monkeypatch.setattr(ingest, "messages_store", spy)
+    connected, widget = await connect(site="shop")
+    assert connected
+    acks = []
+    for client_id, text in (("m1", "hello"), ("m2", "do you ship to Norway?"), ("m3", "你们发货到挪威吗？")):
+        await widget.ask(text, client_id=client_id)
+        frames = await widget.until(lambda f: f["type"] == "ack")
+        acks.append((frames[-1]["client_id"], frames[-1]["seq"]))
+    # A resend of a stored message is acked with its seq again and stored once.
+    await widget.ask("do you ship to Norway?", client_id="m2")
+    frames = await widget.until(lambda f: f["type"] == "ack")
+    acks.append((frames[-1]["client_id"], frames[-1]["seq"]))
+    await widget.close()
+    assert acks == [("m1", 1), ("m2", 2), ("m3", 3), ("m2", 2)]
+    assert batches == [["m2"], ["m3"], ["m2"]]
+    stored = await database_sync_to_async(
+        lambda: list(Message.objects.order_by("seq").values_list("client_id", "seq", "language"))
+    )()
+    assert stored == [("m1", 1, "en"), ("m2", 2, "en"), ("m3", 3, "zh-hans")]
