@@ -11,7 +11,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # Labelled tweets for the demo's sentiment retraining (the learning loop), when the shared data is here.
 SENTIMENT_DATA    ?= $(wildcard $(abspath ../shared/datasets/airline_sentiment/train.csv))
 
-.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format messages bench-ws bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers bench-retrieval mpnet clean
+.PHONY: help install install-dev browser services secret-key run web worker test test-fast audit lint format messages bench-ws bench-capacity bench-soak bench-api bench-faq bench-dialogue bench-export eval-answers bench-retrieval mpnet clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -98,6 +98,9 @@ messages: install ## update the console's Simplified Chinese catalogue (locale/z
 
 bench-ws: install-dev services ## websocket load: chat vs bare echo, 10/100/1000 sessions (prints JSON)
 	$(PY) bench/ws_load.py $(BENCH_ARGS)
+
+bench-capacity: install-dev services ## capacity of one web process: closed-loop sessions vs bare echo at 100/1000, and 1,000 msg/s open loop (prints JSON)
+	$(PY) bench/capacity.py $(BENCH_ARGS)
 
 bench-soak: install-dev services ## soak: 500 open sessions, 20 msg/s for 10 min on the real stack, stub responder (prints JSON)
 	$(PY) bench/soak.py $(BENCH_ARGS)

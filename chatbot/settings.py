@@ -300,8 +300,9 @@ CHATBOT_DISPATCH = env_str("CHATBOT_DISPATCH", "celery" if CELERY_BROKER_URL els
 if CHATBOT_DISPATCH not in {"celery", "inprocess", "inline"}:
     raise ImproperlyConfigured("CHATBOT_DISPATCH must be one of celery, inprocess, inline.")
 
-# The widget's messages to a conversation it already follows are stored by one writer thread per
-# web process, all those that arrived meanwhile in one transaction (chatbot.conversations.ingest).
+# The widget's messages (and the conversations their first ones start) are stored by one writer
+# thread per web process, all those that arrived meanwhile in one transaction
+# (chatbot.conversations.ingest).
 # PostgreSQL only; 0 stores each message in its own transaction.
 CHATBOT_GROUP_COMMIT = env_bool("CHATBOT_GROUP_COMMIT", True) and DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -240,22 +240,29 @@ class ChatConsumer(ConversationSocket):
             await self.delivery.catch_up(up_to_seq=None)
 
     async def _store_with_others(self, frame: MessageFrame) -> services.Received | None:
-        """A message to the conversation this connection follows, stored by the group commit
-        (ingest); None when it takes the one-by-one path (a first message, a closed conversation,
-        or one the group commit hands back)."""
-        known = self.conversation_language
-        if self.conversation_id is None or not known or self.status == ConversationStatus.CLOSED:
-            return None
+        """The message stored by the group commit (ingest) with the other sockets' messages: to the
+        conversation this connection follows, or the first of a new one when it follows none or a
+        closed one. None when it takes the one-by-one path (the group commit is off, or hands it
+        back)."""
         if not ingest.group_commit_enabled():
             return None
+        site_language = normalise_language(self.site.language)
+        starts = self.conversation_id is None or self.status == ConversationStatus.CLOSED
+        known = site_language if starts else self.conversation_language
+        if not known:
+            return None
         item = ingest.Incoming(
-            conversation_id=self.conversation_id,
+            conversation_id=None if starts else self.conversation_id,
             visitor_id=self.visitor.pk,
             client_id=frame.client_id,
             text=frame.text,
             conversation_language=known,
-            site_language=normalise_language(self.site.language),
+            site_language=site_language,
             language=detect_language(frame.text, default=known),
+            site_id=self.site.pk,
+            visitor_public_id=str(self.visitor.public_id),
+            page_url=self.page_url,
+            user_agent=self.user_agent,
         )
         return await asyncio.wrap_future(ingest.message_submit(item))
 

@@ -1,5 +1,5 @@
-"""Group commit of customer messages: the websocket's fast path for a message to a conversation
-its connection already follows.
+"""Group commit of customer messages: the websocket's path for its messages, a conversation's
+first one included.
 
 `services.message_receive` stores one message per transaction through the ORM: eight statements
 and a commit, each a round trip. Under load most of a web process's time went there (bench/README,
@@ -10,15 +10,21 @@ stores them all in one transaction with two statements:
 2. one `UPDATE … RETURNING` that hands out each conversation's next `seq` (no read-modify-write in
    Python), chained to one `INSERT … SELECT` of the messages.
 
+A message that starts a conversation (its connection follows none, or a closed one) is stored in the
+same transaction: the batch first locks those visitors (in id order, as `message_receive` does
+before it locks a conversation) and creates one conversation for each visitor who has none open.
+
 The guarantees are `message_receive`'s: a message is committed before its connection acks it, a
 `client_id` is stored once per conversation, seqs have no gaps, and the same events and signals
 follow the commit. A message the statement does not store (its conversation was closed or handed
-elsewhere meanwhile, its language changed under it, or its `client_id` is already stored) comes
-back as None: the caller then takes the ORM path, which knows what to do in each case. A batch
-whose transaction fails is stored again one message at a time on that path.
+elsewhere meanwhile, its language changed under it, its `client_id` is already stored, or it would
+start a conversation for a visitor who has one open) comes back as None: the caller then takes the
+ORM path, which knows what to do in each case. A batch whose transaction fails is stored again one
+message at a time on that path.
 
 PostgreSQL only (`UPDATE … FROM unnest(…)`); elsewhere, or with CHATBOT_GROUP_COMMIT=0, callers use
-`message_receive` directly.
+`message_receive` directly. Only the widget's socket uses it: the API and the console store one
+message per request.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -37,7 +44,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from chatbot.conversations import services
-from chatbot.conversations.models import Conversation, Message, Sender
+from chatbot.conversations.models import Conversation, Message, Sender, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +54,24 @@ MAX_BATCH = 500
 
 @dataclass(frozen=True)
 class Incoming:
-    """A customer message for a conversation its connection follows, as the connection knows it."""
+    """A customer message as its connection knows it: for the conversation it follows, or (with
+    `conversation_id` None) the first of a new one."""
 
-    conversation_id: int
+    conversation_id: int | None
     visitor_id: int
     client_id: str
     text: str
     # The language the conversation was in (`services.conversation_language`) when the connection
-    # last heard: the message's own language was detected against it, so it must still hold.
+    # last heard, the site's for a new one: the message's own language was detected against it,
+    # so it must still hold.
     conversation_language: str
     site_language: str
     language: str
+    # What a new conversation is created with.
+    site_id: int = 0
+    visitor_public_id: str = ""
+    page_url: str = ""
+    user_agent: str = ""
 
 
 def group_commit_enabled() -> bool:
@@ -65,27 +79,32 @@ def group_commit_enabled() -> bool:
     return bool(settings.CHATBOT_GROUP_COMMIT)
 
 
-# Message columns the statement fills from the batch; every other column gets its field's default.
+# Columns the statements fill from the batch; every other column gets its field's default.
 _FILLED = {
-    "id",
-    "conversation",
-    "seq",
-    "sender",
-    "text",
-    "language",
-    "client_id",
-    "reply_pending",
-    "reply_dispatched_at",
-    "created_at",
+    Message: frozenset(
+        {
+            "id",
+            "conversation",
+            "seq",
+            "sender",
+            "text",
+            "language",
+            "client_id",
+            "reply_pending",
+            "reply_dispatched_at",
+            "created_at",
+        }
+    ),
+    Conversation: frozenset({"id", "site", "visitor", "page_url", "user_agent", "created_at", "updated_at"}),
 }
 
 
 @cache
-def _defaults() -> tuple[list[str], list[str], list[Any]]:
-    """(columns, typed placeholders, values) of the Message columns the batch does not fill."""
+def _defaults(model: type[Message] | type[Conversation]) -> tuple[list[str], list[str], list[Any]]:
+    """(columns, typed placeholders, values) of `model`'s columns the batch does not fill."""
     columns, placeholders, values = [], [], []
-    for field in Message._meta.concrete_fields:
-        if field.name in _FILLED or field.column is None:
+    for field in model._meta.concrete_fields:
+        if field.name in _FILLED[model] or field.column is None:
             continue
         columns.append(connection.ops.quote_name(field.column))
         placeholders.append(f"%s::{field.db_type(connection)}")
@@ -94,8 +113,20 @@ def _defaults() -> tuple[list[str], list[str], list[Any]]:
     return columns, placeholders, values
 
 
+def _conversations_sql() -> str:
+    columns, placeholders, _ = _defaults(Conversation)
+    return f"""
+        INSERT INTO conversations_conversation
+               (site_id, visitor_id, page_url, user_agent, created_at, updated_at, {", ".join(columns)})
+        SELECT t.site_id, t.visitor_id, t.page_url, t.user_agent, %s, %s, {", ".join(placeholders)}
+          FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])
+               AS t(site_id, visitor_id, page_url, user_agent)
+        RETURNING id, visitor_id
+    """
+
+
 def _insert_sql() -> str:
-    columns, placeholders, _ = _defaults()
+    columns, placeholders, _ = _defaults(Message)
     return f"""
         WITH incoming AS (
             SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
@@ -114,7 +145,8 @@ def _insert_sql() -> str:
                AND NOT EXISTS (
                    SELECT 1 FROM conversations_message AS m
                     WHERE m.conversation_id = i.conversation_id AND m.client_id = i.client_id)
-            RETURNING c.id, c.site_id, c.status, c.last_seq, i.client_id, i.text, i.language, i.position
+            RETURNING c.id, c.site_id, c.visitor_id, c.status, c.last_seq, i.client_id, i.text, i.language,
+                      i.position
         ),
         stored AS (
             INSERT INTO conversations_message
@@ -125,18 +157,18 @@ def _insert_sql() -> str:
               FROM bumped AS b
             RETURNING id, conversation_id, seq, reply_pending
         )
-        SELECT s.id, s.conversation_id, s.seq, s.reply_pending, b.site_id, b.status, b.last_seq, b.language,
-               b.client_id, b.text, b.position
+        SELECT s.id, s.conversation_id, s.seq, s.reply_pending, b.site_id, b.visitor_id, b.status, b.last_seq,
+               b.language, b.client_id, b.text, b.position
           FROM stored AS s JOIN bumped AS b ON b.id = s.conversation_id
     """
 
 
-def _rounds(batch: list[Incoming]) -> list[list[tuple[int, Incoming]]]:
-    """The batch split so that no conversation appears twice in one statement (an UPDATE … FROM
-    updates a row once), keeping each conversation's messages in arrival order."""
+def _rounds(batch: list[tuple[int, Incoming]]) -> list[list[tuple[int, Incoming]]]:
+    """The (position, message) pairs split so that no conversation appears twice in one statement
+    (an UPDATE … FROM updates a row once), keeping each conversation's messages in arrival order."""
     rounds: list[list[tuple[int, Incoming]]] = []
-    seen: dict[int, int] = {}
-    for position, item in enumerate(batch):
+    seen: dict[int | None, int] = {}
+    for position, item in batch:
         index = seen.get(item.conversation_id, -1) + 1
         seen[item.conversation_id] = index
         if index == len(rounds):
@@ -145,17 +177,74 @@ def _rounds(batch: list[Incoming]) -> list[list[tuple[int, Incoming]]]:
     return rounds
 
 
-def messages_store(batch: list[Incoming]) -> list[services.Received | None]:
-    """Store `batch` in one transaction; for each item its `Received`, or None when it needs the
-    ORM path. Events and signals are the caller's to send (`received_announce`) once this returns."""
+@dataclass(frozen=True)
+class Stored:
+    """What `messages_store` did with one message: stored (`received`), and whether it started its
+    conversation (then `visitor_public_id` is whose); None: take the ORM path."""
+
+    received: services.Received
+    visitor_public_id: str = ""
+
+
+def _conversations_start(cursor: Any, batch: list[Incoming], now: datetime) -> tuple[list[Incoming | None], set[int]]:
+    """Create a conversation for each visitor of the batch's starting messages who has none open.
+    Returns the batch with those messages pointed at it (None for one that must take the ORM path:
+    its visitor has an open conversation this connection does not follow), and the new ids."""
+    starts = [item for item in batch if item.conversation_id is None]
+    if not starts:
+        return list(batch), set()
+    visitors = sorted({item.visitor_id for item in starts})
+    # As message_receive does: the visitor's lock serialises two tabs that start at the same moment.
+    cursor.execute("SELECT id FROM conversations_visitor WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [visitors])
+    cursor.execute(
+        "SELECT DISTINCT visitor_id FROM conversations_conversation WHERE visitor_id = ANY(%s) AND status <> 'closed'",
+        [visitors],
+    )
+    busy = {row[0] for row in cursor.fetchall()}
+    fresh: dict[int, Incoming] = {}
+    for item in starts:
+        if item.visitor_id not in busy:
+            fresh.setdefault(item.visitor_id, item)
+    created: dict[int, int] = {}
+    if fresh:
+        firsts = list(fresh.values())
+        cursor.execute(
+            _conversations_sql(),
+            [
+                now,
+                now,
+                *_defaults(Conversation)[2],
+                [i.site_id for i in firsts],
+                [i.visitor_id for i in firsts],
+                [i.page_url[:2000] for i in firsts],
+                [i.user_agent[:500] for i in firsts],
+            ],
+        )
+        created = {visitor_id: pk for pk, visitor_id in cursor.fetchall()}
+    pointed: list[Incoming | None] = []
+    for item in batch:
+        if item.conversation_id is not None:
+            pointed.append(item)
+        elif item.visitor_id in created:
+            pointed.append(replace(item, conversation_id=created[item.visitor_id]))
+        else:
+            pointed.append(None)
+    return pointed, set(created.values())
+
+
+def messages_store(batch: list[Incoming]) -> list[Stored | None]:
+    """Store `batch` in one transaction; for each item what was stored, or None when it needs the
+    ORM path. Events and signals are the caller's to send (`stored_announce`) once this returns."""
     now = timezone.now()
-    results: list[services.Received | None] = [None] * len(batch)
-    _, _, default_values = _defaults()
+    results: list[Stored | None] = [None] * len(batch)
+    _, _, default_values = _defaults(Message)
     sql = _insert_sql()
     with transaction.atomic(), connection.cursor() as cursor:
-        ids = sorted({item.conversation_id for item in batch})
+        pointed, new_conversations = _conversations_start(cursor, batch, now)
+        ready = [(position, item) for position, item in enumerate(pointed) if item is not None]
+        ids = sorted({item.conversation_id for _, item in ready if item.conversation_id is not None})
         cursor.execute("SELECT id FROM conversations_conversation WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-        for items in _rounds(batch):
+        for items in _rounds(ready):
             cursor.execute(
                 sql,
                 [
@@ -175,17 +264,22 @@ def messages_store(batch: list[Incoming]) -> list[services.Received | None]:
                 ],
             )
             for row in cursor.fetchall():
-                results[row[10]] = services.Received(_message(row, now), created=True, conversation_started=False)
+                message, position = _message(row, now), row[11]
+                started = message.conversation_id in new_conversations and message.seq == 1
+                results[position] = Stored(
+                    services.Received(message, created=True, conversation_started=started),
+                    visitor_public_id=batch[position].visitor_public_id if started else "",
+                )
     return results
 
 
 def _message(row: tuple[Any, ...], now: datetime) -> Message:
-    pk, conversation_id, seq, reply_pending, site_id, status, last_seq, language, client_id, text, _ = row
+    pk, conversation_id, seq, reply_pending, site_id, visitor_id, status, last_seq, language, client_id, text, _ = row
     # The conversation as far as this statement read it; its other fields load on first use.
     conversation = Conversation.from_db(
         "default",
-        ["id", "site_id", "status", "last_seq", "language"],
-        [conversation_id, site_id, status, last_seq, language],
+        ["id", "site_id", "visitor_id", "status", "last_seq", "language"],
+        [conversation_id, site_id, visitor_id, status, last_seq, language],
     )
     message = Message(
         id=pk,
@@ -245,15 +339,25 @@ class GroupCommit:
             results = [None] * len(pending)
         finally:
             close_old_connections()
-        for (_, future), received in zip(pending, results, strict=True):
-            future.set_result(received)
-        # The acks go out first; then what the committed messages set off, in commit order.
-        stored = [received.message for received in results if received is not None]
-        if stored:
-            try:
-                services.customer_messages_announce(stored)
-            except Exception:
-                logger.exception("announcing %d stored messages failed", len(stored))
+        for (_, future), stored in zip(pending, results, strict=True):
+            future.set_result(stored.received if stored is not None else None)
+        # The acks go out first; then what the committed messages set off, in commit order: the
+        # conversations they started (their visitors' other tabs join them), then the messages.
+        done = [stored for stored in results if stored is not None]
+        try:
+            for stored in done:
+                if stored.received.conversation_started:
+                    conversation = stored.received.message.conversation
+                    visitor = Visitor.from_db(
+                        "default",
+                        ["id", "public_id", "site_id"],
+                        [conversation.visitor_id, uuid.UUID(stored.visitor_public_id), conversation.site_id],
+                    )
+                    services.conversation_started_announce(conversation=conversation, visitor=visitor)
+            if done:
+                services.customer_messages_announce([stored.received.message for stored in done])
+        except Exception:
+            logger.exception("announcing %d stored messages failed", len(done))
         close_old_connections()
 
 

@@ -48,6 +48,23 @@ def incoming(conversation: Conversation, client_id: str, text: str = "and the pr
     return ingest.Incoming(**{**values, **overrides})
 
 
+def starting(visitor: Visitor, client_id: str, text: str = "hello", **overrides: Any) -> Any:
+    values = {
+        "conversation_id": None,
+        "visitor_id": visitor.pk,
+        "client_id": client_id,
+        "text": text,
+        "conversation_language": "en",
+        "site_language": "en",
+        "language": "en",
+        "site_id": visitor.site_id,
+        "visitor_public_id": str(visitor.public_id),
+        "page_url": "https://shop.example.com/lamps",
+        "user_agent": "Firefox",
+    }
+    return ingest.Incoming(**{**values, **overrides})
+
+
 def seqs(conversation: Conversation) -> list[int]:
     return list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True))
 
@@ -68,8 +85,8 @@ def test_a_batch_hands_out_each_conversations_next_seqs_in_arrival_order(shop_si
         incoming(first, "e", text="thanks"),
     ]
     results = ingest.messages_store(batch)
-    assert [r.message.client_id for r in results if r] == ["a", "b", "c", "d", "e"]
-    assert [(r.message.conversation_id, r.message.seq) for r in results if r] == [
+    assert [r.received.message.client_id for r in results if r] == ["a", "b", "c", "d", "e"]
+    assert [(r.received.message.conversation_id, r.received.message.seq) for r in results if r] == [
         (first.pk, 2),
         (second.pk, 2),
         (first.pk, 3),
@@ -87,8 +104,10 @@ def test_a_batch_hands_out_each_conversations_next_seqs_in_arrival_order(shop_si
 
 def test_what_the_batch_returns_is_what_the_database_holds(shop_site: Any) -> None:
     conversation = started(shop_site)
-    (received,) = ingest.messages_store([incoming(conversation, "x", text="Do you ship to Norway?")])
-    assert received is not None and received.created and not received.conversation_started
+    (stored_now,) = ingest.messages_store([incoming(conversation, "x", text="Do you ship to Norway?")])
+    assert stored_now is not None
+    received = stored_now.received
+    assert received.created and not received.conversation_started
     stored = Message.objects.get(pk=received.message.pk)
     for field in ("conversation_id", "seq", "sender", "text", "language", "client_id", "reply_pending"):
         assert getattr(received.message, field) == getattr(stored, field), field
@@ -109,7 +128,7 @@ def test_a_client_id_already_stored_is_handed_back_and_stored_once(shop_site: An
     # The one-by-one path then finds the stored message.
     visitor = Visitor.objects.get(pk=conversation.visitor_id)
     again = services.message_receive(visitor=visitor, client_id="same", text="and the price?")
-    assert not again.created and again.message.pk == once.message.pk
+    assert not again.created and again.message.pk == once.received.message.pk
 
 
 def test_a_closed_conversation_or_another_visitors_is_handed_back(shop_site: Any) -> None:
@@ -129,7 +148,7 @@ def test_a_message_detected_against_a_stale_conversation_language_is_handed_back
     assert ingest.messages_store([stale]) == [None]
     current = incoming(conversation, "b", text="ok", conversation_language="zh-hans", language="zh-hans")
     (stored,) = ingest.messages_store([current])
-    assert stored is not None and stored.message.language == "zh-hans"
+    assert stored is not None and stored.received.message.language == "zh-hans"
 
 
 def test_a_message_that_changes_the_language_changes_the_conversations(shop_site: Any) -> None:
@@ -143,7 +162,7 @@ def test_a_conversation_waiting_for_a_person_gets_the_message_without_a_pending_
     Conversation.objects.filter(pk=conversation.pk).update(status=ConversationStatus.WAITING_HUMAN)
     (received,) = ingest.messages_store([incoming(conversation, "a")])
     assert received is not None
-    stored = Message.objects.get(pk=received.message.pk)
+    stored = Message.objects.get(pk=received.received.message.pk)
     assert not stored.reply_pending and stored.reply_dispatched_at is None
 
 
@@ -247,7 +266,7 @@ def test_concurrent_connections_bot_replies_and_resends_leave_no_gap_and_no_dupl
     assert customer_ids.values("client_id").distinct().count() == 8 * 13
 
 
-async def test_a_socket_stores_its_first_message_one_by_one_and_the_next_ones_with_the_others(
+async def test_a_socket_stores_its_first_message_and_the_next_ones_with_the_others(
     shop_site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from channels.db import database_sync_to_async
@@ -275,8 +294,101 @@ async def test_a_socket_stores_its_first_message_one_by_one_and_the_next_ones_wi
     acks.append((frames[-1]["client_id"], frames[-1]["seq"]))
     await widget.close()
     assert acks == [("m1", 1), ("m2", 2), ("m3", 3), ("m2", 2)]
-    assert batches == [["m2"], ["m3"], ["m2"]]
+    assert batches == [["m1"], ["m2"], ["m3"], ["m2"]]
     stored = await database_sync_to_async(
         lambda: list(Message.objects.order_by("seq").values_list("client_id", "seq", "language"))
     )()
     assert stored == [("m1", 1, "en"), ("m2", 2, "en"), ("m3", 3, "zh-hans")]
+
+
+def test_first_messages_start_one_conversation_per_visitor_in_the_batch(shop_site: Any) -> None:
+    ada, bea, cy = (Visitor.objects.create(site=shop_site) for _ in range(3))
+    busy = started(shop_site)  # this visitor has an open conversation its connection does not follow
+    owner = Visitor.objects.get(pk=busy.visitor_id)
+    results = ingest.messages_store(
+        [starting(ada, "a1"), starting(bea, "b1"), starting(ada, "a2", text="second tab"), starting(owner, "o1")]
+    )
+    a1, b1, a2, o1 = results
+    assert o1 is None  # the one-by-one path joins the open conversation
+    assert a1 is not None and b1 is not None and a2 is not None
+    assert a1.received.conversation_started and b1.received.conversation_started
+    assert not a2.received.conversation_started
+    assert a1.received.message.conversation_id == a2.received.message.conversation_id
+    assert (a1.received.message.seq, a2.received.message.seq, b1.received.message.seq) == (1, 2, 1)
+    assert a1.visitor_public_id == str(ada.public_id)
+    conversation = Conversation.objects.get(visitor=ada)
+    assert (conversation.page_url, conversation.user_agent, conversation.status) == (
+        "https://shop.example.com/lamps",
+        "Firefox",
+        ConversationStatus.BOT,
+    )
+    assert conversation.last_seq == 2 and conversation.site_id == shop_site.pk
+    assert Conversation.objects.filter(visitor=cy).count() == 0
+    assert Conversation.objects.filter(visitor=owner).count() == 1
+
+
+def test_a_message_after_a_closed_conversation_starts_a_new_one(shop_site: Any) -> None:
+    closed = started(shop_site)
+    Conversation.objects.filter(pk=closed.pk).update(status=ConversationStatus.CLOSED)
+    visitor = Visitor.objects.get(pk=closed.visitor_id)
+    (stored,) = ingest.messages_store([starting(visitor, "again")])
+    assert stored is not None and stored.received.conversation_started
+    assert stored.received.message.conversation_id != closed.pk and stored.received.message.seq == 1
+
+
+def test_a_started_conversation_is_announced_before_its_message(
+    shop_site: Any, no_reply_dispatch: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.conversations import events
+    from chatbot.conversations.signals import conversation_created
+
+    visitor = Visitor.objects.create(site=shop_site)
+    order: list[str] = []
+    monkeypatch.setattr(
+        events,
+        "publish_conversation_started",
+        lambda *, conversation, visitor_public_id: order.append(f"started {conversation.pk} {visitor_public_id}"),
+    )
+    monkeypatch.setattr(events, "publish_message", lambda message, site_id=None: order.append(f"message {message.seq}"))
+
+    def created(sender: Any, *, conversation: Conversation, **_: Any) -> None:
+        order.append(f"created {conversation.pk}")
+
+    conversation_created.connect(created, dispatch_uid="test-created")
+    try:
+        future: Future[Any] = Future()
+        ingest.GroupCommit()._commit([(starting(visitor, "first"), future)])
+    finally:
+        conversation_created.disconnect(dispatch_uid="test-created")
+    received = future.result(timeout=0)
+    assert received.conversation_started
+    pk = received.message.conversation_id
+    assert order == [f"started {pk} {visitor.public_id}", f"created {pk}", "message 1"]
+    assert no_reply_dispatch == [received.message.pk]
+
+
+def test_tabs_starting_at_once_on_both_paths_share_one_conversation(shop_site: Any) -> None:
+    visitors = [Visitor.objects.create(site=shop_site) for _ in range(5)]
+    errors: list[BaseException] = []
+
+    def tab(visitor: Visitor, n: int) -> None:
+        try:
+            client_id = f"v{visitor.pk}-{n}"
+            # Odd tabs go through the group commit, even ones through message_receive.
+            received = ingest.message_submit(starting(visitor, client_id)).result(timeout=30) if n % 2 else None
+            if received is None:
+                services.message_receive(visitor=visitor, client_id=client_id, text="hello")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=tab, args=(v, n)) for v in visitors for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    for visitor in visitors:
+        (conversation,) = Conversation.objects.filter(visitor=visitor)
+        assert seqs(conversation) == [1, 2, 3, 4]
