@@ -194,7 +194,9 @@ def profile_start(args: argparse.Namespace, stack: Stack, name: str) -> subproce
 
 
 def database_check(stack: Stack, phase: LoopPhase) -> dict[str, Any]:
-    """Each acked client_id stored once with its acked seq; every conversation's seqs gapless."""
+    """Each acked client_id stored once with its acked seq; every conversation's seqs gapless. With
+    the phase's `lost` (acked, and not stored or stored with another seq) and `duplicated` (a
+    client_id stored twice, or acked twice)."""
     import psycopg
 
     with psycopg.connect(stack.args.database_url, connect_timeout=10) as conn:
@@ -219,6 +221,8 @@ def database_check(stack: Stack, phase: LoopPhase) -> dict[str, Any]:
         "acked_seq_differs_from_stored": seq_mismatch,
         "client_ids_stored_twice": stored_twice,
         "conversations_with_seq_gaps": int(gaps[0]) if gaps else None,
+        "lost": not_stored + seq_mismatch,
+        "duplicated": stored_twice + phase.acked_twice,
     }
 
 
@@ -253,9 +257,8 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 entry["order"] = {"acks_out_of_order": phase.out_of_order, "acked_twice": phase.acked_twice}
                 entry["database"] = database_check(stack, phase)
                 entry["purged_reply_backlog"] = stack.purge_inference_queue()
-                db = entry["database"]
-                lost += db["acked_not_stored"] + db["acked_seq_differs_from_stored"]
-                duplicated += db["client_ids_stored_twice"] + phase.acked_twice
+                lost += entry["database"]["lost"]
+                duplicated += entry["database"]["duplicated"]
             entry["server_logs"] = stack.log_summary(offsets)
             level[kind] = entry
             lat = loop["latency_ms"]
@@ -273,9 +276,8 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     result: dict[str, Any] = {"levels": levels}
     if args.target_rate:
         result["open_loop"] = await open_loop(args, stack, chat_url, headers, meter)
-        db = result["open_loop"]["database"]
-        lost += db["acked_not_stored"] + db["acked_seq_differs_from_stored"]
-        duplicated += db["client_ids_stored_twice"] + result["open_loop"]["order"]["acked_twice"]
+        lost += result["open_loop"]["database"]["lost"]
+        duplicated += result["open_loop"]["database"]["duplicated"]
     result["lost"], result["duplicated"] = lost, duplicated
     return result
 

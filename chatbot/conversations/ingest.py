@@ -113,6 +113,7 @@ def _defaults(model: type[Message] | type[Conversation]) -> tuple[list[str], lis
     return columns, placeholders, values
 
 
+@cache
 def _conversations_sql() -> str:
     columns, placeholders, _ = _defaults(Conversation)
     return f"""
@@ -125,6 +126,7 @@ def _conversations_sql() -> str:
     """
 
 
+@cache
 def _insert_sql() -> str:
     columns, placeholders, _ = _defaults(Message)
     return f"""
@@ -157,8 +159,8 @@ def _insert_sql() -> str:
               FROM bumped AS b
             RETURNING id, conversation_id, seq, reply_pending
         )
-        SELECT s.id, s.conversation_id, s.seq, s.reply_pending, b.site_id, b.visitor_id, b.status, b.last_seq,
-               b.language, b.client_id, b.text, b.position
+        SELECT s.id, s.conversation_id, s.seq, s.reply_pending, b.site_id, b.visitor_id, b.status, b.language,
+               b.client_id, b.text, b.position
           FROM stored AS s JOIN bumped AS b ON b.id = s.conversation_id
     """
 
@@ -175,15 +177,6 @@ def _rounds(batch: list[tuple[int, Incoming]]) -> list[list[tuple[int, Incoming]
             rounds.append([])
         rounds[index].append((position, item))
     return rounds
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What `messages_store` did with one message: stored (`received`), and whether it started its
-    conversation (then `visitor_public_id` is whose); None: take the ORM path."""
-
-    received: services.Received
-    visitor_public_id: str = ""
 
 
 def _conversations_start(cursor: Any, batch: list[Incoming], now: datetime) -> tuple[list[Incoming | None], set[int]]:
@@ -232,11 +225,11 @@ def _conversations_start(cursor: Any, batch: list[Incoming], now: datetime) -> t
     return pointed, set(created.values())
 
 
-def messages_store(batch: list[Incoming]) -> list[Stored | None]:
+def messages_store(batch: list[Incoming]) -> list[services.Received | None]:
     """Store `batch` in one transaction; for each item what was stored, or None when it needs the
-    ORM path. Events and signals are the caller's to send (`stored_announce`) once this returns."""
+    ORM path. Events and signals are the caller's to send (`GroupCommit._commit`) once this returns."""
     now = timezone.now()
-    results: list[Stored | None] = [None] * len(batch)
+    results: list[services.Received | None] = [None] * len(batch)
     _, _, default_values = _defaults(Message)
     sql = _insert_sql()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -264,22 +257,20 @@ def messages_store(batch: list[Incoming]) -> list[Stored | None]:
                 ],
             )
             for row in cursor.fetchall():
-                message, position = _message(row, now), row[11]
+                message = _message(row, now)
                 started = message.conversation_id in new_conversations and message.seq == 1
-                results[position] = Stored(
-                    services.Received(message, created=True, conversation_started=started),
-                    visitor_public_id=batch[position].visitor_public_id if started else "",
-                )
+                results[row[10]] = services.Received(message, created=True, conversation_started=started)
     return results
 
 
 def _message(row: tuple[Any, ...], now: datetime) -> Message:
-    pk, conversation_id, seq, reply_pending, site_id, visitor_id, status, last_seq, language, client_id, text, _ = row
-    # The conversation as far as this statement read it; its other fields load on first use.
+    pk, conversation_id, seq, reply_pending, site_id, visitor_id, status, language, client_id, text, _ = row
+    # The conversation as far as this statement read it (the message's seq is its last one); its
+    # other fields load on first use.
     conversation = Conversation.from_db(
         "default",
         ["id", "site_id", "visitor_id", "status", "last_seq", "language"],
-        [conversation_id, site_id, visitor_id, status, last_seq, language],
+        [conversation_id, site_id, visitor_id, status, seq, language],
     )
     message = Message(
         id=pk,
@@ -337,25 +328,23 @@ class GroupCommit:
             # batch was stored. Each message goes the ORM way, which stores or finds it.
             logger.warning("group commit of %d messages failed; storing them one by one", len(pending), exc_info=True)
             results = [None] * len(pending)
-        finally:
-            close_old_connections()
-        for (_, future), stored in zip(pending, results, strict=True):
-            future.set_result(stored.received if stored is not None else None)
+        for (_, future), received in zip(pending, results, strict=True):
+            future.set_result(received)
         # The acks go out first; then what the committed messages set off, in commit order: the
         # conversations they started (their visitors' other tabs join them), then the messages.
-        done = [stored for stored in results if stored is not None]
+        done = [(item, received) for (item, _), received in zip(pending, results, strict=True) if received is not None]
         try:
-            for stored in done:
-                if stored.received.conversation_started:
-                    conversation = stored.received.message.conversation
+            for item, received in done:
+                if received.conversation_started:
+                    conversation = received.message.conversation
                     visitor = Visitor.from_db(
                         "default",
                         ["id", "public_id", "site_id"],
-                        [conversation.visitor_id, uuid.UUID(stored.visitor_public_id), conversation.site_id],
+                        [conversation.visitor_id, uuid.UUID(item.visitor_public_id), conversation.site_id],
                     )
                     services.conversation_started_announce(conversation=conversation, visitor=visitor)
             if done:
-                services.customer_messages_announce([stored.received.message for stored in done])
+                services.customer_messages_announce([received.message for _, received in done])
         except Exception:
             logger.exception("announcing %d stored messages failed", len(done))
         close_old_connections()
