@@ -177,16 +177,23 @@ def fine_tune(
                 weight=weight,
                 label_smoothing=how.label_smoothing,
             )
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+            optimizer_step(loss, model.parameters(), optimizer, scheduler)
             step += 1
             losses.append(float(loss.item()))
             if progress is not None:
                 progress(step, total_steps, {"epoch": epoch + 1, "loss": float(np.mean(losses[-20:]))})
     return losses
+
+
+def optimizer_step(loss: Any, parameters: Any, optimizer: Any, scheduler: Any) -> None:
+    """One training step: back-propagate `loss`, clip the gradients to norm 1, step and reset."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
 
 
 def _length_bucketed_batches(encoded: Sequence[Sequence[int]], batch_size: int, *, seed: int) -> list[list[int]]:

@@ -28,7 +28,7 @@ UTILITY = {
     "off_topic_clarified": -0.5,
     "off_topic_answered": -2.0,
 }
-THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.30, 0.801, 0.01))
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.10, 0.801, 0.01))
 MARGINS = tuple(round(float(m), 3) for m in np.arange(0.0, 0.101, 0.01))
 
 

@@ -92,7 +92,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
     )
     manage("migrate", "--no-input", "-v0", env=env)
     manage("collectstatic", "--no-input", "-v0", env=env)
-    manage("demo_setup", "--no-admin", env=env)
+    manage("demo_setup", "--no-admin", "--no-finetune", env=env)
     server = asgi_server(env, port)
     try:
         server.wait_for(MODEL_LOADED, timeout=120)

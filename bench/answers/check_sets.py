@@ -15,6 +15,7 @@ Checks, for every split:
 - every in-scope question of the gate's tuning file names a real FAQ question;
 - no question (in-scope text, off-topic text, follow-up turn) equals or near-duplicates (token Jaccard
   >= 0.8 after normalising) an FAQ question, an FAQ alternative, a question of the gate's tuning file,
+  a message of the generic off-topic corpus (`intents/data/off_topic_*.json`, fit on as negatives),
   a question of another split, or another question of the same split (Chinese is compared by
   character bigrams, so a run of Han characters counts as its overlapping pairs);
 - the sizes, the yes/no shares and the coverage of FAQ entries against the targets below;
@@ -54,6 +55,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
     "en": {
         "faq": ROOT / "chatbot/knowledge/demo_faq.json",
         "tuning": ROOT / "chatbot/knowledge/demo_faq_questions.json",
+        "off_topic": ROOT / "intents/data/off_topic_en.json",
         "sets": {"dev": HERE / "demo_en_dev.json", "test": HERE / "demo_en_test.json"},
         "probes": None,
         "targets": TARGETS,
@@ -62,6 +64,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
     "zh": {
         "faq": ROOT / "chatbot/knowledge/demo_faq_zh.json",
         "tuning": ROOT / "chatbot/knowledge/demo_faq_questions_zh.json",
+        "off_topic": ROOT / "intents/data/off_topic_zh.json",
         "sets": {"dev": HERE / "demo_zh_dev.json", "test": HERE / "demo_zh_test.json"},
         "probes": HERE / "demo_zh_probes.json",
         "targets": {
@@ -309,6 +312,8 @@ def main() -> int:
     reference += [("faq alternative", a) for e in faq for a in e.get("alternatives", [])]
     reference += [("tuning file", it["text"]) for it in tuning.get("in_scope", [])]
     reference += [("tuning file", t) for t in tuning.get("out_of_scope", [])]
+    # The generic off-topic corpus is fit on (the reranker's and the off-topic model's negatives).
+    reference += [("off-topic corpus", t) for t in json.loads(language["off_topic"].read_text(encoding="utf-8"))]
 
     data = {name: json.loads(Path(path).read_text(encoding="utf-8")) for name, path in splits.items()}
     report: dict[str, Any] = {

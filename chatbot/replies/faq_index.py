@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.loading import embedder_for, off_topic_vectors
+from chatbot.replies.loading import embedder_for, off_topic_vectors, site_encoder_at
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
 from intents.gate import GatePolicy
@@ -38,6 +39,7 @@ class _CachedIndex:
     faq_version: int
     segmentation_terms: tuple[str, ...]
     stored_reranker: object  # as stored on the site: a new `gate_tune` fit rebuilds the index
+    embedder_name: str  # a new site encoder rebuilds it too
     index: Retriever
 
 
@@ -54,6 +56,37 @@ def _stored_reranker(site: Site, language: str) -> object:
     if language == site_language(site, None):
         return site.retrieval_reranker
     return (site.language_gates or {}).get(language, {}).get("reranker")
+
+
+def site_encoder_location(site: Site, language: str | None = None) -> Path | None:
+    """The folder of the site's own encoder for `language` (`Site.embedding_models`), or None."""
+    location = (site.embedding_models or {}).get(site_language(site, language))
+    if not location:
+        return None
+    path = Path(str(location))
+    return path if path.is_absolute() else settings.CHATBOT_MODEL_DIR / path
+
+
+_encoders_missing: set[Path] = set()
+
+
+def site_embedder(site: Site, language: str | None = None) -> Embedder:
+    """The embedder of the site's entries and questions in `language`: the site's own encoder,
+    fine-tuned on its FAQ (`encoder_finetune`), else the language's (`loading.embedder_for`). A
+    site encoder whose folder is gone is logged and replaced by the language's, so the site keeps
+    answering (with a gate fit for the other encoder: run `encoder_finetune` again)."""
+    language = site_language(site, language)
+    location = site_encoder_location(site, language)
+    if location is not None:
+        try:
+            return site_encoder_at(location)
+        except (OSError, ValueError):
+            if location not in _encoders_missing:  # once per process, not on every reply
+                _encoders_missing.add(location)
+                logger.exception(
+                    "site %s: its %s encoder at %s cannot be loaded; using the default", site.key, language, location
+                )
+    return embedder_for(language)
 
 
 def site_reranker(site: Site, language: str | None = None) -> Reranker:
@@ -82,7 +115,7 @@ def site_gate_policy(site: Site, language: str | None = None) -> GatePolicy:
 
 def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
     """Embed the site's entries whose text or model changed since they were embedded, each by its
-    language's embedder (`loading.embedder_for`; `embedder`, when given, stands in for the one of
+    language's embedder (`site_embedder`; `embedder`, when given, stands in for the one of
     that model, e.g. a memoising wrapper).
 
     Returns how many entries were embedded. Saves through `update()` so the write does not
@@ -93,7 +126,7 @@ def faq_embed_stale(*, site: Site, embedder: Embedder | None = None) -> int:
     for entry in FaqEntry.objects.filter(site=site):
         by_language.setdefault(normalise_language(entry.language), []).append(entry)
     for language, entries in by_language.items():
-        model = embedder_for(language)
+        model = site_embedder(site, language)
         if embedder is not None and embedder.model_name == model.model_name:
             model = embedder
         embedded += _embed_stale(entries, model)
@@ -131,15 +164,16 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
     language = site_language(site, language)
     terms = tuple(site.segmentation_terms or ())
     stored_reranker = _stored_reranker(site, language)
+    embedder = site_embedder(site, language)
     cached = _indexes.get((site.pk, language))
     if (
         cached is not None
         and cached.faq_version == site.faq_version
         and cached.segmentation_terms == terms
         and cached.stored_reranker == stored_reranker
+        and cached.embedder_name == embedder.model_name
     ):
         return cached.index
-    embedder = embedder_for(language)
     faq_embed_stale(site=site)
     entries = []
     for entry in FaqEntry.objects.filter(site=site, is_active=True):
@@ -158,7 +192,7 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
             off_topic_vectors=corpus if len(corpus) else None,
             words=words_for(language, terms),
         )
-    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, stored_reranker, index)
+    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, stored_reranker, embedder.model_name, index)
     return index
 
 

@@ -11,8 +11,8 @@ import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.faq_index import faq_index_get, site_gate_policy, site_language
-from chatbot.replies.loading import embedder_for, off_topic_vectors
+from chatbot.replies.faq_index import faq_index_get, site_embedder, site_gate_policy, site_language
+from chatbot.replies.loading import off_topic_vectors
 from chatbot.sites.models import Site
 from intents.gate import Candidate, GatePolicy
 from intents.gate_tuning import LabelledQuestion, cross_validated, evaluate_policy, tune_policy
@@ -59,7 +59,7 @@ def gate_policy_tune(
             f"{len(unknown)} labelled question(s) name no active FAQ entry, e.g. {unknown[0]!r}"
         )
     index: Retriever = faq_index_get(site=site, language=language)
-    embedder = embedder_for(language)
+    embedder = site_embedder(site, language)
     vectors = embedder.encode([text for text, _ in labelled])
     reranker: Reranker | None = None
     if isinstance(index, HybridIndex):

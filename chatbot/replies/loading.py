@@ -6,6 +6,7 @@ query; a setting; a retrained folder's stamp) and `ModelCache` loads only when t
 A promote or rollback thus takes effect on each worker's next task without a restart.
 
 - `embedder_get`: the sentence embedding model (FAQ search, complaints, hot topics), loaded once;
+- `site_encoder_at`: a site's own encoder, fine-tuned on its FAQ (`encoder_finetune`), per folder;
 - `intent_classifier_get`: a site's trained intent classifier, per model folder;
 - `generator_get`: the dialogue model that words replies (`CHATBOT_GENERATOR`), following the
   registry's active dialogue version, else `CHATBOT_DIALOGUE_MODEL`;
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +105,30 @@ def embedder_for(language: str) -> Embedder:
         return embedder
 
     return _language_embedder_cache.get(location, load)
+
+
+SITE_ENCODERS_KEPT = 8  # sites' own encoders kept loaded in a process, the most recently used
+_site_encoders: OrderedDict[str, Embedder] = OrderedDict()
+_site_encoders_guard = threading.Lock()
+
+
+def site_encoder_at(location: Path) -> Embedder:
+    """A site's own fine-tuned sentence encoder (`encoder_finetune`) saved at `location`, loaded once
+    per process. Its name is its folder, which is new for every training, so the site's entries are
+    embedded again when it changes. Raises OSError or ValueError if the folder holds no encoder."""
+    key = str(location)
+    with _site_encoders_guard:
+        if key in _site_encoders:
+            _site_encoders.move_to_end(key)
+            return _site_encoders[key]
+        if not location.is_dir():
+            raise FileNotFoundError(f"no sentence encoder at {location}")
+        embedder = SentenceTransformerEmbedder.load(key, device=settings.CHATBOT_DEVICE)
+        logger.info("loaded site encoder %s", key)
+        _site_encoders[key] = embedder
+        while len(_site_encoders) > SITE_ENCODERS_KEPT:
+            _site_encoders.popitem(last=False)
+        return embedder
 
 
 _classifier_caches: dict[str, ModelCache[IntentClassifier]] = {}
@@ -220,21 +246,26 @@ def complaint_classifier_get() -> ComplaintClassifier:
     return complaint_classifier_cache.get(id(embedder), load)
 
 
-_off_topic_caches: dict[str, ModelCache[Vectors]] = {}
+_off_topic_caches: OrderedDict[tuple[str, str], ModelCache[Vectors]] = OrderedDict()
 _off_topic_caches_guard = threading.Lock()
 
 
 def off_topic_vectors(embedder: Embedder, language: str = ENGLISH) -> Vectors:
     """The generic off-topic corpus in `language` (`intents/data/off_topic_*.json`) embedded by
-    `embedder`, once per process: every site's off-topic model is fit against it when its FAQ index
-    is built. Empty for a language without a corpus."""
+    `embedder`, once per process and model: every site's off-topic model is fit against it when its
+    FAQ index is built (sites with encoders of their own each have theirs; the most recently used
+    are kept)."""
 
     def embed() -> Vectors:
         corpus = off_topic_corpus(language)
         return embedder.encode(corpus) if corpus else np.zeros((0, embedder.dimension), dtype=np.float32)
 
+    key = (language, embedder.model_name)
     with _off_topic_caches_guard:
-        cache = _off_topic_caches.setdefault(language, ModelCache())
+        cache = _off_topic_caches.setdefault(key, ModelCache())
+        _off_topic_caches.move_to_end(key)
+        while len(_off_topic_caches) > 2 * SITE_ENCODERS_KEPT:
+            _off_topic_caches.popitem(last=False)
     return cache.get(embedder.model_name, embed)
 
 

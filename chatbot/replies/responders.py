@@ -11,8 +11,8 @@ from django.conf import settings
 from chatbot.intent_models.models import Intent
 from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active, site_scope
-from chatbot.replies.faq_index import faq_index_get, site_gate_policy, site_language
-from chatbot.replies.loading import embedder_for, embedder_get, generator_get, intent_classifier_get
+from chatbot.replies.faq_index import faq_index_get, site_embedder, site_gate_policy, site_language
+from chatbot.replies.loading import embedder_get, generator_get, intent_classifier_get
 from chatbot.sites.models import Site
 from intents.classifier import CONFIG_FILE
 from intents.echo import EchoResponder
@@ -60,7 +60,7 @@ def responder_for(*, site: Site, language: str | None = None) -> Responder:
         return EchoResponder()
     language = site_language(site, language)
     retrieval = RetrievalResponder(
-        embedder=embedder_for(language),
+        embedder=site_embedder(site, language),
         index=faq_index_get(site=site, language=language),
         policy=site_gate_policy(site, language),
         intents=intent_router_for(site=site) if language == site_language(site, None) else None,

@@ -170,6 +170,15 @@ class Site(models.Model):
         blank=True,
         help_text="The site's own reranker weights for hybrid retrieval (fit by `gate_tune`); empty: the default.",
     )
+    embedding_models = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The site's own sentence encoder per language, fine-tuned on its FAQ by `encoder_finetune`: "
+            '{"en": "<folder>"} (relative to CHATBOT_MODEL_DIR or absolute); a language without one uses the '
+            "deployment's encoder (CHATBOT_EMBEDDING_MODEL)."
+        ),
+    )
     intent_model_dir = models.CharField(
         max_length=500,
         blank=True,
