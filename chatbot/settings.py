@@ -234,6 +234,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "replies.reply_generate": {"queue": "inference"},
+    "replies.replies_generate": {"queue": "inference"},
     "replies.faq_refresh": {"queue": "inference"},
     "sentiment.message_sentiment_score": {"queue": "analytics"},
     "sentiment.messages_sentiment_score": {"queue": "analytics"},
@@ -247,6 +248,9 @@ CELERY_TASK_IGNORE_RESULT = True
 # waiting and the sweeper queues it again (up to CHATBOT_REPLY_MAX_ATTEMPTS runs). A reply task that
 # hangs where it cannot check (inside the model) is stopped by Celery after ten times as long.
 CHATBOT_REPLY_TIME_LIMIT_S = env_int("CHATBOT_REPLY_TIME_LIMIT_S", 60)
+# The replies to the messages of one group commit are queued in at most this many tasks (each
+# conversation's in one): about the number of workers that should answer them side by side.
+CHATBOT_REPLY_TASKS_PER_COMMIT = env_int("CHATBOT_REPLY_TASKS_PER_COMMIT", 8)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died before acknowledging it (kill -9, power loss) goes back to the queue
     # this many seconds after it was handed out. It should outlast a reply plus the one task a

@@ -91,6 +91,32 @@ def reply_dispatch(message_id: int) -> None:
     task_dispatch("chatbot.replies.tasks.reply_generate", message_id, what="reply", if_lost="the sweeper will retry")
 
 
+def replies_dispatch(waiting: list[tuple[int, int]]) -> None:
+    """Queue the bot's replies to customer messages stored together, given as (message id,
+    conversation id): in at most settings.CHATBOT_REPLY_TASKS_PER_COMMIT tasks, so a busy group
+    commit costs the web process a few broker round trips instead of one per message, while that
+    many workers can still answer them side by side. A conversation's messages go to one task. A
+    single message is queued as `reply_dispatch` queues it."""
+    if len(waiting) == 1:
+        reply_dispatch(waiting[0][0])
+        return
+    for batch in reply_batches(waiting, settings.CHATBOT_REPLY_TASKS_PER_COMMIT):
+        task_dispatch("chatbot.replies.tasks.replies_generate", batch, what="replies", if_lost="the sweeper will retry")
+
+
+def reply_batches(waiting: list[tuple[int, int]], tasks: int) -> list[list[int]]:
+    """The message ids in at most `tasks` batches of about equal size, each conversation's messages
+    in one batch and in the order given."""
+    by_conversation: dict[int, list[int]] = {}
+    for message_id, conversation_id in waiting:
+        by_conversation.setdefault(conversation_id, []).append(message_id)
+    batches: list[list[int]] = [[] for _ in range(max(1, min(tasks, len(by_conversation))))]
+    # Largest conversations first, each to the emptiest batch so far.
+    for ids in sorted(by_conversation.values(), key=len, reverse=True):
+        min(batches, key=len).extend(ids)
+    return [batch for batch in batches if batch]
+
+
 def faq_refresh_dispatch(site_id: int) -> None:
     """Re-embed a site's FAQ after an edit (on an `inference` worker with Celery), so the bot can
     answer with a new or changed entry without waiting for a customer's question to trigger it.

@@ -10,14 +10,14 @@ from django.dispatch import receiver
 from chatbot.conversations.models import Message
 from chatbot.conversations.signals import customer_messages_stored
 from chatbot.knowledge.signals import faq_edited
-from chatbot.replies.dispatch import faq_refresh_dispatch, reply_dispatch
+from chatbot.replies.dispatch import faq_refresh_dispatch, replies_dispatch
 
 
 @receiver(customer_messages_stored, dispatch_uid="replies.customer_messages_stored")
 def _answer(sender: Any, *, messages: list[Message], **_: Any) -> None:
-    for message in messages:
-        if message.reply_pending:
-            reply_dispatch(message.pk)
+    waiting = [(message.pk, message.conversation_id) for message in messages if message.reply_pending]
+    if waiting:
+        replies_dispatch(waiting)
 
 
 @receiver(faq_edited, dispatch_uid="replies.faq_edited")

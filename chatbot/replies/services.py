@@ -80,6 +80,19 @@ def reply_generate(*, message_id: int) -> Message | None:
     return answered.get(message.pk)
 
 
+def replies_generate(*, message_ids: list[int]) -> int:
+    """Answer customer messages stored together, one after another, as `reply_generate` answers
+    each. A message whose reply fails is logged and left waiting (the sweeper queues it again);
+    the others are still answered. Returns how many replies this run stored or found stored."""
+    answered = 0
+    for message_id in message_ids:
+        try:
+            answered += reply_generate(message_id=message_id) is not None
+        except Exception:
+            logger.exception("reply to message %s failed; the sweeper will queue it again", message_id)
+    return answered
+
+
 def _waiting(conversation_id: int) -> Message | None:
     """The conversation's oldest message still waiting for the bot."""
     return (

@@ -17,7 +17,9 @@ from chatbot.sites.models import Site
 def no_replies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Customer messages are stored and acked as always; nobody answers them."""
     queued: list[int] = []
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", queued.append)
+    monkeypatch.setattr(
+        "chatbot.replies.receivers.replies_dispatch", lambda waiting: queued.extend(m for m, _ in waiting)
+    )
     monkeypatch.setattr("chatbot.sentiment.receivers.sentiment_dispatch", lambda message_id: None)
     return queued
 

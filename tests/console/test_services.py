@@ -105,7 +105,9 @@ def test_handing_back_lets_the_bot_answer_the_next_customer_message(
     waiting: Conversation, shop_site: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     dispatched: list[int] = []
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", dispatched.append)
+    monkeypatch.setattr(
+        "chatbot.replies.receivers.replies_dispatch", lambda waiting: dispatched.extend(m for m, _ in waiting)
+    )
     alex = make_operator("alex", sites=[shop_site])
     services.conversation_claim(conversation_id=waiting.pk, operator=alex)
     with django_capture_on_commit_callbacks(execute=True):

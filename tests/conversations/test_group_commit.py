@@ -24,7 +24,9 @@ ANSWER = Answer(text="Two to four days.", intent="faq", confidence=0.8)
 @pytest.fixture(autouse=True)
 def no_reply_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     dispatched: list[int] = []
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", dispatched.append)
+    monkeypatch.setattr(
+        "chatbot.replies.receivers.replies_dispatch", lambda waiting: dispatched.extend(m for m, _ in waiting)
+    )
     monkeypatch.setattr("chatbot.sentiment.receivers.sentiment_dispatch", lambda message_ids: None)
     return dispatched
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_reply_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
 
 
 @pytest.fixture

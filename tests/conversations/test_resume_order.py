@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def site(db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     from chatbot.sites.models import Site
 
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
     return Site.objects.create(key="demo", name="Demo", allowed_origins=[ORIGIN])
 
 

@@ -23,7 +23,9 @@ def visitor(shop_site: Any) -> Visitor:
 @pytest.fixture(autouse=True)
 def no_reply_dispatch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     dispatched: list[int] = []
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", dispatched.append)
+    monkeypatch.setattr(
+        "chatbot.replies.receivers.replies_dispatch", lambda waiting: dispatched.extend(m for m, _ in waiting)
+    )
     return dispatched
 
 

@@ -79,6 +79,21 @@ async def test_a_paraphrased_question_is_answered_by_the_worker_streamed_and_cit
     assert "replies.reply_generate" in stack.worker.output()
 
 
+async def test_messages_stored_together_are_answered_by_batched_tasks_each_once(stack: Stack, demo_site: Any) -> None:
+    clients = [await open_client(stack.ws, origin=ORIGIN) for _ in range(12)]
+    # Sent at once, so the group commit stores several in one transaction and queues their
+    # replies in a few `replies_generate` tasks instead of one task each.
+    await asyncio.gather(*(client.ask("How much is postage?") for client in clients))
+    answers = await asyncio.gather(*(client.until(is_bot_message) for client in clients))
+    for client in clients:
+        await client.connection.close()
+    for frames in answers:
+        assert frames[0]["type"] == "ack" and frames[-1]["sources"][0]["question"] == "How much does shipping cost?"
+    replies = await sync_to_async(list)(Message.objects.filter(sender=Sender.BOT).values_list("reply_to_id", flat=True))
+    assert len(replies) == len(set(replies)) == 12
+    assert "replies.replies_generate" in stack.worker.output()
+
+
 async def test_reconnecting_mid_stream_and_resuming_loses_and_duplicates_nothing(stack: Stack, demo_site: Any) -> None:
     client = await open_client(stack.ws, origin=ORIGIN)
     await client.ask("How much is postage?")

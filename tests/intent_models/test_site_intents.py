@@ -62,7 +62,7 @@ def trained_demo(demo_site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         stdout=StringIO(),
         stderr=StringIO(),
     )
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
     demo_site.refresh_from_db()
     return demo_site
 

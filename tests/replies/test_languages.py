@@ -35,7 +35,7 @@ def _ask(site: Site, monkeypatch: pytest.MonkeyPatch, question: str) -> Message:
     from chatbot.conversations.services import message_receive
 
     monkeypatch.setattr(events, "group_send", lambda group, event: None)
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
     visitor = Visitor.objects.create(site=site)
     message = message_receive(visitor=visitor, client_id="c1", text=question).message
     reply = reply_generate(message_id=message.pk)

@@ -20,7 +20,7 @@ def ask(demo_site: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     visitor = Visitor.objects.create(site=demo_site)
     published: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(events, "group_send", lambda group, event: published.append((group, event)))
-    monkeypatch.setattr("chatbot.replies.receivers.reply_dispatch", lambda message_id: None)
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
     counter = iter(range(1, 10_000))
 
     def ask(text: str) -> tuple[Message | None, list[tuple[str, dict[str, Any]]]]:

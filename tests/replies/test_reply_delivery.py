@@ -54,7 +54,7 @@ def visitor(shop_site: Any) -> Visitor:
 def dispatched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Queued replies are recorded, not run: as if every task got lost."""
     queued: list[int] = []
-    monkeypatch.setattr(receivers, "reply_dispatch", queued.append)
+    monkeypatch.setattr(receivers, "replies_dispatch", lambda waiting: queued.extend(m for m, _ in waiting))
     monkeypatch.setattr(sweeper, "reply_dispatch", queued.append)
     return queued
 

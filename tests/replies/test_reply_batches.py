@@ -1,0 +1,58 @@
+"""The replies to messages stored together are queued in a few tasks, not one per message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chatbot.replies import dispatch, services
+from chatbot.replies.dispatch import replies_dispatch, reply_batches
+
+
+def test_batches_keep_each_conversations_messages_together_in_order_and_stay_within_the_task_count() -> None:
+    waiting = [(m, m % 5) for m in range(1, 31)]  # 30 messages over 5 conversations
+    batches = reply_batches(waiting, 3)
+    assert len(batches) == 3
+    assert sorted(m for batch in batches for m in batch) == list(range(1, 31))
+    for batch in batches:
+        for conversation in {m % 5 for m in batch}:
+            own = [m for m in batch if m % 5 == conversation]
+            assert own == sorted(own) and len(own) == 6  # all 6 of the conversation, oldest first
+    assert max(map(len, batches)) - min(map(len, batches)) <= 6  # about even
+
+
+def test_fewer_conversations_than_tasks_make_one_batch_each() -> None:
+    assert sorted(reply_batches([(1, 10), (2, 11), (3, 10)], 8)) == [[1, 3], [2]]
+    assert reply_batches([(1, 10), (2, 10)], 0) == [[1, 2]]
+
+
+def test_a_commit_of_many_messages_costs_a_few_queued_tasks_and_a_single_message_the_usual_one(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CHATBOT_REPLY_TASKS_PER_COMMIT = 4
+    queued: list[tuple[str, Any]] = []
+    monkeypatch.setattr(dispatch, "task_dispatch", lambda task, argument, **_: queued.append((task, argument)))
+    replies_dispatch([(m, 100 + m) for m in range(1, 41)])
+    assert {task for task, _ in queued} == {"chatbot.replies.tasks.replies_generate"}
+    assert len(queued) == 4 and sorted(m for _, ids in queued for m in ids) == list(range(1, 41))
+    queued.clear()
+    replies_dispatch([(7, 107)])
+    assert queued == [("chatbot.replies.tasks.reply_generate", 7)]
+
+
+def test_a_batch_whose_one_reply_fails_still_answers_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    answered: list[int] = []
+
+    def reply_generate(*, message_id: int) -> object:
+        if message_id == 2:
+            raise RuntimeError("model crashed")
+        answered.append(message_id)
+        return object()
+
+    monkeypatch.setattr(services, "reply_generate", reply_generate)
+    assert services.replies_generate(message_ids=[1, 2, 3]) == 2
+    assert answered == [1, 3]
+    assert "reply to message 2 failed" in caplog.text
