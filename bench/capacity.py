@@ -96,6 +96,10 @@ class LoopPhase(Phase):
         self.acked_seqs: dict[str, int] = {}  # client_id -> seq (chat)
         self.out_of_order = 0
         self.acked_twice = 0
+        # Ack times of each session's messages after its first (which starts a conversation, the
+        # slower path): the steady state, without the burst of 1,000 conversations starting at once.
+        self.later_ack_s: list[float] = []
+        self.acks_by_send: list[tuple[float, float]] = []  # (sent at, ack time) of every message
 
 
 class LoopSession(Session):
@@ -108,9 +112,15 @@ class LoopSession(Session):
         first = random.randrange(len(QUESTIONS))
         self.questions = itertools.cycle(QUESTIONS[first:] + QUESTIONS[:first])
         self.last_seq = 0
+        self.answered_count = 0
 
     def _answered(self, client_id: str, now: float) -> float | None:
         sent = super()._answered(client_id, now)
+        if sent is not None:
+            self.answered_count += 1
+            if self.answered_count > 1:
+                self.phase.later_ack_s.append(now - sent)
+            self.phase.acks_by_send.append((sent, now - sent))
         if sent is not None and self.phase.measuring:
             self.phase.window_answers += 1
             self.phase.window_ack_s.append(now - sent)
@@ -282,6 +292,16 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     return result
 
 
+def second_half(acks_by_send: list[tuple[float, float]]) -> list[float]:
+    """The ack times of the messages sent in the second half of the phase (by send time): the
+    server's steady state, once the sessions' first messages (conversation starts) are behind it."""
+    if not acks_by_send:
+        return []
+    first, last = min(t for t, _ in acks_by_send), max(t for t, _ in acks_by_send)
+    middle = (first + last) / 2
+    return [ack for sent, ack in acks_by_send if sent >= middle]
+
+
 async def open_loop(
     args: argparse.Namespace, stack: Stack, chat_url: str, headers: dict[str, str], meter: CpuMeter
 ) -> dict[str, Any]:
@@ -307,6 +327,8 @@ async def open_loop(
         "before": quiet,
         "connect": connect,
         **load,
+        "latency_ms_after_first": latency_ms(phase.later_ack_s),
+        "latency_ms_second_half": latency_ms(second_half(phase.acks_by_send)),
         "cpu": cpu,
         "order": {"acks_out_of_order": phase.out_of_order, "acked_twice": phase.acked_twice},
         "database": database_check(stack, phase),
@@ -403,6 +425,8 @@ def main() -> int:
                 "offered_msgs_per_s": ol["offered_msgs_per_s"],
                 "achieved_msgs_per_s": ol["achieved_msgs_per_s"],
                 "ack_ms": {k: ol["latency_ms"][k] for k in ("p50", "p95", "p99")},
+                "ack_ms_after_first": {k: ol["latency_ms_after_first"][k] for k in ("p50", "p95", "p99")},
+                "ack_ms_second_half": {k: ol["latency_ms_second_half"][k] for k in ("p50", "p95", "p99")},
                 "unanswered": ol["unanswered"],
             }
         print(json.dumps(result, indent=2))
