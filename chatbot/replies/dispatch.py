@@ -56,6 +56,23 @@ def task_dispatch(task: str, argument: Any, *, what: str, if_lost: str) -> None:
         _run_in_process(found.run, argument, what)
 
 
+def tasks_dispatch(task: str, arguments: list[Any], *, what: str, if_lost: str) -> None:
+    """`task_dispatch` for several runs of one task at once: with Celery they are published in one
+    producer batch (one Redis pipeline: one client and one round trip, instead of a client built
+    and a round trip for each, which cost about 0.3 ms of this process's CPU apiece)."""
+    if settings.CHATBOT_DISPATCH != "celery" or len(arguments) < 2:
+        for argument in arguments:
+            task_dispatch(task, argument, what=what, if_lost=if_lost)
+        return
+    found: Any = import_string(task)
+    try:
+        with found.app.producer_or_acquire() as producer, producer.batch(max_size=len(arguments)):
+            for argument in arguments:
+                found.apply_async((argument,), producer=producer)
+    except Exception:
+        logger.warning("could not queue the %s for %s; %s", what, arguments, if_lost, exc_info=True)
+
+
 def _run_in_process(run: Callable[[Any], Any], argument: Any, what: str) -> None:
     """The task's body on a worker thread of this process.
 
@@ -100,8 +117,12 @@ def replies_dispatch(waiting: list[tuple[int, int]]) -> None:
     if len(waiting) == 1:
         reply_dispatch(waiting[0][0])
         return
-    for batch in reply_batches(waiting, settings.CHATBOT_REPLY_TASKS_PER_COMMIT):
-        task_dispatch("chatbot.replies.tasks.replies_generate", batch, what="replies", if_lost="the sweeper will retry")
+    tasks_dispatch(
+        "chatbot.replies.tasks.replies_generate",
+        reply_batches(waiting, settings.CHATBOT_REPLY_TASKS_PER_COMMIT),
+        what="replies",
+        if_lost="the sweeper will retry",
+    )
 
 
 def reply_batches(waiting: list[tuple[int, int]], tasks: int) -> list[list[int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -56,3 +58,46 @@ def test_a_batch_whose_one_reply_fails_still_answers_the_others(
     assert services.replies_generate(message_ids=[1, 2, 3]) == 2
     assert answered == [1, 3]
     assert "reply to message 2 failed" in caplog.text
+
+
+def test_with_celery_the_tasks_of_a_commit_are_published_through_one_producer_batch(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CHATBOT_DISPATCH = "celery"
+    events: list[Any] = []
+
+    class Producer:
+        @contextmanager
+        def batch(self, max_size: int) -> Iterator[None]:
+            events.append(("batch", max_size))
+            yield
+            events.append("flushed")
+
+    class App:
+        @contextmanager
+        def producer_or_acquire(self) -> Iterator[Producer]:
+            yield Producer()
+
+    class Task:
+        app = App()
+
+        def apply_async(self, args: tuple[Any, ...], producer: Producer) -> None:
+            events.append(("publish", args))
+
+    monkeypatch.setattr(dispatch, "import_string", lambda path: Task())
+    dispatch.tasks_dispatch("some.task", [[1, 2], [3]], what="replies", if_lost="retried")
+    assert events == [("batch", 2), ("publish", ([1, 2],)), ("publish", ([3],)), "flushed"]
+
+
+def test_a_broker_that_cannot_take_the_batch_is_logged_and_not_raised(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.CHATBOT_DISPATCH = "celery"
+
+    class App:
+        def producer_or_acquire(self) -> Any:
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr(dispatch, "import_string", lambda path: type("Task", (), {"app": App()})())
+    dispatch.tasks_dispatch("some.task", [[1], [2]], what="replies", if_lost="the sweeper will retry")
+    assert "could not queue the replies for [[1], [2]]; the sweeper will retry" in caplog.text
