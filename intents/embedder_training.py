@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from intents.embeddings import bundled_minilm_path
+from intents.embeddings import SentenceTransformerEmbedder, bundled_minilm_path
 from intents.encoder_training import optimizer_step
 
 Progress = Callable[[int, int, float], None]  # (step, total steps, loss)
@@ -104,10 +103,15 @@ def training_fingerprint(
     settings = {k: v for k, v in asdict(config).items() if k != "device"}
     groups_data = [[g.question, g.answer, *g.alternatives] for g in groups]
     payload = json.dumps(
-        {"groups": groups_data, "off_topic": [t for t in dict.fromkeys(off_topic) if t.strip()], "config": settings},
+        {"groups": groups_data, "off_topic": _distinct_texts(off_topic), "config": settings},
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _distinct_texts(texts: Sequence[str]) -> list[str]:
+    """The non-blank texts, each once, in their first order."""
+    return [text for text in dict.fromkeys(texts) if text.strip()]
 
 
 def trained_fingerprint(directory: Path) -> str | None:
@@ -143,34 +147,6 @@ def _batches(pairs: Sequence[tuple[int, str, str]], batch_size: int, rng: random
     return batches
 
 
-class _SentenceEncoder:
-    """A sentence-transformers model as the training loop sees it."""
-
-    def __init__(self, location: str, config: EmbedderTrainingConfig) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.model = SentenceTransformer(location, device=config.device, local_files_only=True)
-        self.model.max_seq_length = config.max_length
-        self.device = config.device
-
-    def parameters(self) -> Any:
-        return self.model.parameters()
-
-    def embed(self, texts: list[str]) -> Any:
-        import torch.nn.functional as functional
-
-        features = self.model.preprocess(texts)
-        features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
-        return functional.normalize(self.model(features)["sentence_embedding"], dim=-1)
-
-    def train(self, mode: bool) -> None:
-        self.model.train(mode)
-
-    def save(self, out_dir: Path) -> None:
-        self.model.save(str(out_dir))
-
-
 def embedder_fine_tune(
     groups: Sequence[PhrasingGroup],
     out_dir: Path,
@@ -185,7 +161,7 @@ def embedder_fine_tune(
     import torch.nn.functional as functional
 
     config = config or EmbedderTrainingConfig()
-    outsiders = [text for text in dict.fromkeys(off_topic) if text.strip()]
+    outsiders = _distinct_texts(off_topic)
     pairs = training_pairs(groups, answers=config.answer_pairs)
     if len({number for number, _, _ in pairs}) < 2:
         raise EmbedderTrainingError("fine-tuning needs at least two entries with alternatives")
@@ -193,7 +169,13 @@ def embedder_fine_tune(
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     location = str(config.base_model) if config.base_model else str(bundled_minilm_path())
-    model = _SentenceEncoder(location, config)
+    model = SentenceTransformerEmbedder.load(config.base_model, device=config.device).model
+    model.max_seq_length = config.max_length
+
+    def embed(texts: list[str]) -> Any:
+        features = {k: v.to(config.device) if hasattr(v, "to") else v for k, v in model.preprocess(texts).items()}
+        return functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
     epochs = [_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
     total = sum(len(batches) for batches in epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
@@ -203,13 +185,13 @@ def embedder_fine_tune(
         return step / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    model.train(True)
+    model.train()
     losses: list[float] = []
     step = 0
     for batches in epochs:
         for batch in batches:
-            anchors = model.embed([pairs[i][1] for i in batch])
-            positives = model.embed([pairs[i][2] for i in batch])
+            anchors = embed([pairs[i][1] for i in batch])
+            positives = embed([pairs[i][2] for i in batch])
             scores = anchors @ positives.T * config.scale
             labels = torch.arange(len(batch), device=scores.device)
             # Both ways: each alternative picks its question, each question its alternative.
@@ -218,7 +200,7 @@ def embedder_fine_tune(
                 # Open set: one more column, a fixed similarity, that off-topic messages must pick
                 # and the alternatives must beat with their own question.
                 sample = rng.sample(outsiders, min(config.off_topic_per_batch, len(outsiders)))
-                rows = torch.cat([scores, model.embed(sample) @ positives.T * config.scale])
+                rows = torch.cat([scores, embed(sample) @ positives.T * config.scale])
                 rows = torch.cat([rows, torch.full((len(rows), 1), config.scale * config.null_similarity)], dim=1)
                 targets = torch.cat([labels, torch.full((len(sample),), len(batch), device=scores.device)])
                 forward = functional.cross_entropy(rows, targets)
@@ -230,9 +212,9 @@ def embedder_fine_tune(
             losses.append(float(loss.detach()))
             if progress is not None:
                 progress(step, total, losses[-1])
-    model.train(False)
+    model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir)
+    model.save(str(out_dir))
     fingerprint = training_fingerprint(groups, config, outsiders)
     report = EmbedderTrainingReport(
         pairs=len(pairs),

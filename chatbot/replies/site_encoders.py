@@ -41,11 +41,7 @@ SITE_ENCODERS_DIR = "site-encoders"
 def site_phrasings(site: Site, language: str) -> list[PhrasingGroup]:
     """The site's active entries in `language` as phrasing groups, in a stable order."""
     return [
-        PhrasingGroup(
-            entry.question,
-            tuple(a for a in entry.alternatives if isinstance(a, str) and a.strip()),
-            entry.answer,
-        )
+        PhrasingGroup(entry.question, tuple(entry.phrasings[1:]), entry.answer)
         for entry in FaqEntry.objects.filter(site=site, is_active=True).order_by("pk")
         if normalise_language(entry.language) == language
     ]

@@ -1,4 +1,5 @@
-"""The demo serves an encoder fine-tuned on its own FAQ, trained before its gate is tuned."""
+"""The demo serves an encoder fine-tuned on its own FAQ, trained before its entries are embedded
+and its gate is tuned."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 def test_the_demo_trains_its_english_encoder_before_tuning_each_languages_gate(steps: list[tuple[str, str]]) -> None:
     call_command("demo_setup", "--no-admin", stdout=StringIO())
-    assert steps == [("embed", ""), ("train", "en"), ("tune", "en"), ("tune", "zh-hans")]
+    assert steps == [("train", "en"), ("embed", ""), ("tune", "en"), ("tune", "zh-hans")]
 
 
 def test_no_finetune_serves_the_deployments_encoder_and_still_tunes_the_gates(steps: list[tuple[str, str]]) -> None:
     call_command("demo_setup", "--no-admin", "--no-finetune", stdout=StringIO())
-    assert steps == [("embed", ""), ("reset", "en"), ("tune", "en"), ("tune", "zh-hans")]
+    assert steps == [("reset", "en"), ("embed", ""), ("tune", "en"), ("tune", "zh-hans")]

@@ -111,7 +111,7 @@ class Command(BaseCommand):
         if settings.CHATBOT_DEMO_ORIGINS:
             self.stdout.write(f"Extra allowed origins: {', '.join(settings.CHATBOT_DEMO_ORIGINS)}")
         if not options["no_embed"]:
-            self.stdout.write(f"Embedded {faq_embed_stale(site=site)} FAQ entries.")
+            # The encoder first: each entry is then embedded once, by the encoder that serves it.
             for language in DEMO_FINETUNED_LANGUAGES:
                 if options["no_finetune"]:
                     site_encoder_reset(site=site, language=language)
@@ -120,6 +120,7 @@ class Command(BaseCommand):
                 trained = site_encoder_train(site=site, language=language, progress=self._progress)
                 what = "trained" if trained["trained"] else "already trained"
                 self.stdout.write(f"Site encoder ({language}) {what}: {trained['folder']}.")
+            self.stdout.write(f"Embedded {faq_embed_stale(site=site)} FAQ entries.")
             for language, questions in DEMO_QUESTIONS_BY_LANGUAGE.items():
                 if not questions.exists():
                     self.stdout.write(f"No labelled questions for the {language} gate ({questions.name}); not tuned.")
