@@ -8,6 +8,9 @@ import os
 
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from django.conf import settings
+
+from chatbot.garbage_collector import garbage_collector_tune
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbot.settings")
 
@@ -24,6 +27,8 @@ def _load_models_once(**_: object) -> None:
     from chatbot.replies.loading import models_warm_up
 
     models_warm_up()
+    # The models loaded, the collector stops scanning them (chatbot/garbage_collector.py).
+    garbage_collector_tune(settings.CHATBOT_GC_THRESHOLDS)
 
 
 @after_setup_logger.connect

@@ -3,8 +3,9 @@
 At start-up the process binds its server loop for realtime events, starts the reply sweeper, so a
 process that serves only HTTP sweeps too, and, when it answers customers itself
 (CHATBOT_DISPATCH=inprocess), loads the answering models on a thread and queues again the webhook
-deliveries still open (their retry timers died with the previous process). At shutdown the
-sweeper stops.
+deliveries still open (their retry timers died with the previous process). Once it has loaded what
+it serves with, it tunes its garbage collector (CHATBOT_GC_THRESHOLDS, chatbot/garbage_collector.py).
+At shutdown the sweeper stops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from chatbot.conversations import events
+from chatbot.garbage_collector import garbage_collector_tune
 from chatbot.replies.loading import models_warm_up_in_background
 from chatbot.replies.sweeper import sweeper_start, sweeper_stop
 from chatbot.webhooks.services import webhook_deliveries_resume
@@ -34,10 +36,17 @@ def web_process_start() -> None:
     events.bind_server_loop(asyncio.get_running_loop())
     sweeper_start()
     if settings.CHATBOT_DISPATCH == "inprocess":
-        # This process answers customers itself: load the models while the server starts.
-        models_warm_up_in_background()
+        # This process answers customers itself: load the models while the server starts (and
+        # tune the garbage collector once they are loaded, so that they are frozen too).
+        models_warm_up_in_background(then=_garbage_collector_tune)
         # And delivers webhooks itself: the retries the previous process was waiting for go on.
         threading.Thread(target=_webhooks_resume, name="webhooks-resume", daemon=True).start()
+    else:
+        _garbage_collector_tune()
+
+
+def _garbage_collector_tune() -> None:
+    garbage_collector_tune(settings.CHATBOT_GC_THRESHOLDS)
 
 
 def _webhooks_resume() -> None:

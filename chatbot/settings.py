@@ -310,6 +310,27 @@ if CHATBOT_DISPATCH not in {"celery", "inprocess", "inline"}:
 # PostgreSQL only; 0 stores each message in its own transaction.
 CHATBOT_GROUP_COMMIT = env_bool("CHATBOT_GROUP_COMMIT", True) and DATABASES["default"]["ENGINE"].endswith("postgresql")
 
+
+def _gc_thresholds(name: str, default: str) -> tuple[int, ...]:
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return ()
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not three positive integers (e.g. 20000,50,50), or empty.")
+    return values
+
+
+# The garbage collector of web processes and Celery workers (chatbot/garbage_collector.py): once a
+# process has loaded what it serves with, those objects are frozen out of its scans and these
+# thresholds replace Python's 700,10,10. With 1,000 sockets open a web process holds 400,000-600,000
+# objects, and Python's defaults ran a full collection (0.3-0.4 s, the whole process paused) about
+# every second under load: the long tail of ack times (bench/README.md). "" keeps Python's defaults.
+CHATBOT_GC_THRESHOLDS = _gc_thresholds("CHATBOT_GC_THRESHOLDS", "20000,50,50")
+
 # --- The answering models. Local paths or hub ids; never downloaded at run time. ---
 CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM
 # Chinese FAQ entries and questions: a local sentence encoder that reads Chinese (path or cached hub id,

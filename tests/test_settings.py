@@ -28,7 +28,13 @@ def test_production_refuses_a_short_secret_key() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DJANGO_DEBUG", "maybe"), ("CHATBOT_HISTORY_TURNS", "ten"), ("CHATBOT_DISPATCH", "carrier-pigeon")],
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("CHATBOT_HISTORY_TURNS", "ten"),
+        ("CHATBOT_DISPATCH", "carrier-pigeon"),
+        ("CHATBOT_GC_THRESHOLDS", "20000,50"),
+        ("CHATBOT_GC_THRESHOLDS", "20000,0,50"),
+    ],
 )
 def test_a_malformed_setting_is_named_in_the_error(name: str, value: str) -> None:
     result = load_settings(**{name: value})

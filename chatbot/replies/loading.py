@@ -281,6 +281,13 @@ def models_warm_up() -> None:
             logger.exception("could not load the dialogue model at start-up")
 
 
-def models_warm_up_in_background() -> None:
-    """Load the models on a thread now, so the first customer does not wait for them."""
-    threading.Thread(target=models_warm_up, name="models-warm-up", daemon=True).start()
+def models_warm_up_in_background(then: Callable[[], None] | None = None) -> None:
+    """Load the models on a thread now, so the first customer does not wait for them; then call
+    `then` on that thread, if given."""
+
+    def run() -> None:
+        models_warm_up()
+        if then is not None:
+            then()
+
+    threading.Thread(target=run, name="models-warm-up", daemon=True).start()
