@@ -13,7 +13,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from chatbot.conversations import events
@@ -23,6 +23,7 @@ from chatbot.conversations.services import bot_reply_store, conversation_reply_f
 from chatbot.replies.faq_index import faq_index_get
 from chatbot.replies.locks import HeldLock, conversation_reply_lock
 from chatbot.replies.responders import responder_for
+from chatbot.sites.models import Site
 from chatbot.usage.selectors import site_quota
 from chatbot.usage.services import usage_bot_answer_count, usage_quota_refusal_count
 from intents.types import Answer, Turn
@@ -48,7 +49,12 @@ def reply_generate(*, message_id: int) -> Message | None:
 
     Returns the message's reply once stored, or None when there is none (yet): another run holds
     the conversation and answers it, or the bot no longer answers the conversation."""
-    message = Message.objects.filter(pk=message_id, sender=Sender.CUSTOMER).first()
+    # The site (with what its quota is read through) comes with the message, once for the whole run.
+    message = (
+        Message.objects.select_related("conversation__site__organisation__plan")
+        .filter(pk=message_id, sender=Sender.CUSTOMER)
+        .first()
+    )
     if message is None:
         logger.warning("reply requested for message %s, which is not a stored customer message", message_id)
         return None
@@ -60,9 +66,10 @@ def reply_generate(*, message_id: int) -> Message | None:
             events.publish_message(existing)
         return existing
     conversation_id = message.conversation_id
+    site = message.conversation.site
     # The site's FAQ index is (re)built here, before the conversation's lock is taken: a first
     # build embeds and fits models for seconds, longer than the lock lives without a sign of life.
-    faq_index_get(site=message.conversation.site, language=message.language)
+    faq_index_get(site=site, language=message.language)
     answered: dict[int, Message] = {}
     while True:
         with conversation_reply_lock(conversation_id) as held:
@@ -71,11 +78,11 @@ def reply_generate(*, message_id: int) -> Message | None:
                     "conversation %s is answered by another run, which answers %s too", conversation_id, message_id
                 )
                 break
-            if not _answer_waiting(conversation_id, held, answered):
+            if not _answer_waiting(conversation_id, site, held, answered):
                 break  # a message could not be settled now; the sweeper queues it again later
         # Looked at once more after letting go: a message stored while the lock was being released
         # had its own task turned away by the lock.
-        if _waiting(conversation_id) is None:
+        if not _still_waiting(conversation_id):
             break
     return answered.get(message.pk)
 
@@ -93,19 +100,26 @@ def replies_generate(*, message_ids: list[int]) -> int:
     return answered
 
 
-def _waiting(conversation_id: int) -> Message | None:
-    """The conversation's oldest message still waiting for the bot."""
-    return (
-        Message.objects.filter(conversation_id=conversation_id, sender=Sender.CUSTOMER, reply_pending=True)
-        .select_related("conversation__site")
-        .order_by("seq")
-        .first()
-    )
+def _waiting_messages(conversation_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(conversation_id=conversation_id, sender=Sender.CUSTOMER, reply_pending=True)
 
 
-def _answer_waiting(conversation_id: int, held: HeldLock, answered: dict[int, Message]) -> bool:
+def _waiting(conversation_id: int, site: Site) -> Message | None:
+    """The conversation's oldest message still waiting for the bot, with its conversation as it is
+    now (its status decides whether the bot still answers) and the run's `site`."""
+    message = _waiting_messages(conversation_id).select_related("conversation").order_by("seq").first()
+    if message is not None:
+        message.conversation.site = site  # read once per run with its first message, not once per message
+    return message
+
+
+def _still_waiting(conversation_id: int) -> bool:
+    return _waiting_messages(conversation_id).exists()
+
+
+def _answer_waiting(conversation_id: int, site: Site, held: HeldLock, answered: dict[int, Message]) -> bool:
     """Answer the waiting messages oldest first, into `answered`; False if one could not be settled."""
-    while (message := _waiting(conversation_id)) is not None:
+    while (message := _waiting(conversation_id, site)) is not None:
         if message.conversation.status != ConversationStatus.BOT:
             replies_pending_cancel(message.conversation)
             return True
