@@ -227,8 +227,13 @@ class Restart:
 async def restart_under_load(stack: Stack, clients: list[WidgetClient], sig: int, round_number: int) -> Restart:
     """Send a question from every client, restart the server while some are in flight, and wait
     until every client has reconnected, resumed and had every message acked and answered."""
-    in_flight = await send_round(clients, round_number)
-    await some_acked(clients, in_flight, CLIENTS // 4)
+    # Half the clients ask first; once a quarter of all are acked, the other half ask and the server
+    # goes down at once, with their questions in flight. (All asking together, a fast server acked
+    # every one of them in one commit before the signal.)
+    first, second = clients[: CLIENTS // 2], clients[CLIENTS // 2 :]
+    in_flight = await send_round(first, round_number)
+    await some_acked(first, in_flight, CLIENTS // 4)
+    await send_round(second, round_number)
     unacked = sum(bool(c.outbox) for c in clients)
     signalled, stopped = await asyncio.to_thread(stack.restart_server, sig)
     serving = time.monotonic()
