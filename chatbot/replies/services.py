@@ -44,11 +44,12 @@ QUOTA_EXCEEDED_ANSWER = Answer(
 )
 
 
-def reply_generate(*, message_id: int) -> Message | None:
-    """Answer a customer message (and any earlier one of its conversation still waiting, first).
+def reply_generate(*, message_id: int, answered: dict[int, Message] | None = None) -> Message | None:
+    """Answer a customer message (and any other of its conversation still waiting, oldest first).
 
     Returns the message's reply once stored, or None when there is none (yet): another run holds
-    the conversation and answers it, or the bot no longer answers the conversation."""
+    the conversation and answers it, or the bot no longer answers the conversation. Every reply the
+    run stores goes into `answered` (by customer message id) when it is given."""
     # The site (with what its quota is read through) comes with the message, once for the whole run.
     message = (
         Message.objects.select_related("conversation__site__organisation__plan")
@@ -70,7 +71,7 @@ def reply_generate(*, message_id: int) -> Message | None:
     # The site's FAQ index is (re)built here, before the conversation's lock is taken: a first
     # build embeds and fits models for seconds, longer than the lock lives without a sign of life.
     faq_index_get(site=site, language=message.language)
-    answered: dict[int, Message] = {}
+    answered = {} if answered is None else answered
     while True:
         with conversation_reply_lock(conversation_id) as held:
             if held is None:
@@ -91,13 +92,19 @@ def replies_generate(*, message_ids: list[int]) -> int:
     """Answer customer messages stored together, one after another, as `reply_generate` answers
     each. A message whose reply fails is logged and left waiting (the sweeper queues it again);
     the others are still answered. Returns how many replies this run stored or found stored."""
-    answered = 0
+    # A run answers every waiting message of its conversation: the batch's later messages of that
+    # conversation are then answered already, and are not looked up (and announced) again.
+    answered: dict[int, Message] = {}
+    count = 0
     for message_id in message_ids:
+        if message_id in answered:
+            count += 1
+            continue
         try:
-            answered += reply_generate(message_id=message_id) is not None
+            count += reply_generate(message_id=message_id, answered=answered) is not None
         except Exception:
             logger.exception("reply to message %s failed; the sweeper will queue it again", message_id)
-    return answered
+    return count
 
 
 def _waiting_messages(conversation_id: int) -> QuerySet[Message]:

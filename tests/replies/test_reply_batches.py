@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from chatbot.conversations import events
+from chatbot.conversations.models import Message, Sender, Visitor
+from chatbot.conversations.services import message_receive
 from chatbot.replies import dispatch, services
 from chatbot.replies.dispatch import replies_dispatch, reply_batches
 
@@ -48,7 +51,7 @@ def test_a_batch_whose_one_reply_fails_still_answers_the_others(
 ) -> None:
     answered: list[int] = []
 
-    def reply_generate(*, message_id: int) -> object:
+    def reply_generate(*, message_id: int, **_: Any) -> object:
         if message_id == 2:
             raise RuntimeError("model crashed")
         answered.append(message_id)
@@ -101,3 +104,31 @@ def test_a_broker_that_cannot_take_the_batch_is_logged_and_not_raised(
     monkeypatch.setattr(dispatch, "import_string", lambda path: type("Task", (), {"app": App()})())
     dispatch.tasks_dispatch("some.task", [[1], [2]], what="replies", if_lost="the sweeper will retry")
     assert "could not queue the replies for [[1], [2]]; the sweeper will retry" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_batch_with_two_messages_of_one_conversation_answers_and_announces_each_once(
+    shop_site: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.CHATBOT_RESPONDER = "echo"
+    monkeypatch.setattr("chatbot.replies.receivers.replies_dispatch", lambda waiting: None)
+    visitor = Visitor.objects.create(site=shop_site)
+    first, second = (
+        message_receive(visitor=visitor, client_id=client_id, text=text).message
+        for client_id, text in (("c1", "hello"), ("c2", "are you there?"))
+    )
+    announced: list[int] = []
+    monkeypatch.setattr(
+        events,
+        "group_send",
+        lambda group, event: (
+            announced.append(event["frame"]["seq"])
+            if event["type"] == "chat.message" and event["frame"]["sender"] == Sender.BOT
+            else None
+        ),
+    )
+    with django_capture_on_commit_callbacks(execute=True):  # replies are announced once committed
+        assert services.replies_generate(message_ids=[first.pk, second.pk]) == 2
+    replies = list(Message.objects.filter(sender=Sender.BOT).order_by("seq"))
+    assert [r.reply_to_id for r in replies] == [first.pk, second.pk]
+    assert announced == [r.seq for r in replies]  # each reply announced once, none again
