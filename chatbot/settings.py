@@ -312,15 +312,17 @@ CHATBOT_GROUP_COMMIT = env_bool("CHATBOT_GROUP_COMMIT", True) and DATABASES["def
 
 
 def _gc_thresholds(name: str, default: str) -> tuple[int, ...]:
-    raw = os.environ.get(name, default).strip()
-    if not raw:
+    parts = env_list(name, default)
+    if not parts:
         return ()
     try:
-        values = tuple(int(part) for part in raw.split(","))
+        values = tuple(int(part) for part in parts)
     except ValueError:
         values = ()
     if len(values) != 3 or min(values) < 1:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not three positive integers (e.g. 20000,50,50), or empty.")
+        raise ImproperlyConfigured(
+            f"{name}={os.environ.get(name, default)!r} is not three positive integers (e.g. 20000,50,50), or empty."
+        )
     return values
 
 
