@@ -292,6 +292,21 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     return result
 
 
+def by_second(acks_by_send: list[tuple[float, float]]) -> list[dict[str, float]]:
+    """Ack p50 / p99 (ms) of the messages sent in each second of the phase: how long the
+    conversation-start burst of its first second takes to work off."""
+    if not acks_by_send:
+        return []
+    first = min(t for t, _ in acks_by_send)
+    seconds: dict[int, list[float]] = {}
+    for sent, ack in acks_by_send:
+        seconds.setdefault(int(sent - first), []).append(ack)
+    return [
+        {"second": second, "n": len(acks), "p50": latency_ms(acks)["p50"], "p99": latency_ms(acks)["p99"]}
+        for second, acks in sorted(seconds.items())
+    ]
+
+
 def second_half(acks_by_send: list[tuple[float, float]]) -> list[float]:
     """The ack times of the messages sent in the second half of the phase (by send time): the
     server's steady state, once the sessions' first messages (conversation starts) are behind it."""
@@ -316,8 +331,11 @@ async def open_loop(
     )
     schedule = send_schedule(n, rate, args.duration, seed=7 + n)
     before = meter.snapshot()
+    profiler = profile_start(args, stack, f"open-{n}") if args.profile else None
     load = await run_load(sessions, phase, schedule, args.duration, args.drain, want_replies=False)
     cpu = meter.delta(before, meter.snapshot())
+    if profiler is not None:
+        profiler.wait(timeout=60)
     await close_all(sessions, phase)
     lat = load["latency_ms"]
     log(f"open loop: {load['achieved_msgs_per_s']}/s, p50 {lat['p50']} ms, p99 {lat['p99']} ms")
@@ -329,6 +347,7 @@ async def open_loop(
         **load,
         "latency_ms_after_first": latency_ms(phase.later_ack_s),
         "latency_ms_second_half": latency_ms(second_half(phase.acks_by_send)),
+        "latency_ms_by_second": by_second(phase.acks_by_send),
         "cpu": cpu,
         "order": {"acks_out_of_order": phase.out_of_order, "acked_twice": phase.acked_twice},
         "database": database_check(stack, phase),

@@ -20,6 +20,8 @@ import django_stubs_ext
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from redis import __version__ as redis_version
+from redis.driver_info import DriverInfo
 
 django_stubs_ext.monkeypatch()
 
@@ -211,9 +213,13 @@ CHATBOT_CHANNEL_PREFIX = env_str("CHATBOT_CHANNEL_PREFIX", "chatbot")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer; group events can leave out the socket they came from.
+            "BACKEND": "chatbot.channel_layers.SkippingRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # The client's name and version said once here: redis-py otherwise reads its package
+                # metadata for every connection it opens (0.35 ms each), and a web process opens
+                # hundreds at once when its first burst of sockets join their groups.
+                "hosts": [{"address": REDIS_URL, "driver_info": DriverInfo(lib_version=redis_version)}],
                 "prefix": CHATBOT_CHANNEL_PREFIX,
                 # A consumer that falls this far behind is dropped from delivery rather than
                 # exhausting Redis; clients recover missed messages through `resume`.

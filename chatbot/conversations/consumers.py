@@ -20,6 +20,7 @@ from chatbot.conversations.delivery import (
     ConversationSocket,
     database_sync_to_async,
     message_frames_after,
+    message_stored_after_read,
     status_frame_read,
 )
 from chatbot.conversations.frames import (
@@ -77,6 +78,7 @@ def _site_get(key: str) -> Site | None:
 
 
 _frames_after = message_frames_after
+_stored_after = message_stored_after_read
 _status_frame = status_frame_read
 
 
@@ -234,9 +236,10 @@ class ChatConsumer(ConversationSocket):
             {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
         )
         await self.delivery.deliver(message_frame(message))
-        if joined:
+        if joined and await _stored_after(message.conversation_id, self.delivery.delivered_seq):
             # The reply was queued when the message was stored, before this connection joined the
-            # conversation's group: a quick one was published to nobody. Read it from the database.
+            # conversation's group: a quick one was published to nobody. Read it from the database
+            # (asked first in plain SQL: mostly there is nothing yet, and the read costs more).
             await self.delivery.catch_up(up_to_seq=None)
 
     async def _store_with_others(self, frame: MessageFrame) -> services.Received | None:
@@ -263,6 +266,7 @@ class ChatConsumer(ConversationSocket):
             visitor_public_id=str(self.visitor.public_id),
             page_url=self.page_url,
             user_agent=self.user_agent,
+            channel_name=self.channel_name,
         )
         return await asyncio.wrap_future(ingest.message_submit(item))
 

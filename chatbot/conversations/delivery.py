@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from chatbot.conversations import events
 from chatbot.conversations.frames import message_frame
 from chatbot.conversations.models import Conversation
-from chatbot.conversations.selectors import messages_after
+from chatbot.conversations.selectors import message_stored_after, messages_after
 
 REFUSED = 4403  # close code of a refused handshake (the HTTP answer is 403)
 
@@ -51,6 +51,12 @@ def message_frames_after(conversation_id: int, after_seq: int, up_to_seq: int | 
         message_frame(m)
         for m in messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
     ]
+
+
+@database_sync_to_async
+def message_stored_after_read(conversation_id: int, after_seq: int) -> bool:
+    """Whether the conversation holds a message after `after_seq` (`selectors.message_stored_after`)."""
+    return message_stored_after(conversation_id=conversation_id, after_seq=after_seq)
 
 
 @database_sync_to_async

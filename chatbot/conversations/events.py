@@ -23,6 +23,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from chatbot.channel_layers import SKIP_CHANNEL
 from chatbot.conversations.frames import message_frame
 from chatbot.conversations.models import Conversation, Message
 
@@ -181,8 +182,17 @@ def group_send(group: str, event: dict[str, Any]) -> None:
     publisher.submit(group, event)
 
 
-def publish_message(message: Message, *, site_id: int | None = None) -> None:
-    group_send(conversation_group(message.conversation_id), {"type": "chat.message", "frame": message_frame(message)})
+def _skipping(event: dict[str, Any], origin: str) -> dict[str, Any]:
+    """`event`, not sent back to the channel `origin` (a socket that already has it), where the
+    channel layer can leave one member out (chatbot.channel_layers)."""
+    return {**event, SKIP_CHANNEL: origin} if origin else event
+
+
+def publish_message(message: Message, *, site_id: int | None = None, origin: str = "") -> None:
+    """To the conversation's sockets; `origin`, the socket that stored the message and shows it
+    already, is left out."""
+    event = {"type": "chat.message", "frame": message_frame(message)}
+    group_send(conversation_group(message.conversation_id), _skipping(event, origin))
     if site_id is not None:
         publish_inbox(site_id=site_id, conversation_id=message.conversation_id, kind="message")
 
@@ -227,13 +237,15 @@ def publish_token(*, conversation_id: int, reply_to: int, delta: str, attempt: i
 
 def typing_event(*, sender: str, origin: str = "") -> dict[str, Any]:
     """`origin` is the channel of the connection that is typing; it does not get the frame back."""
-    return {"type": "chat.typing", "frame": {"type": "typing", "sender": sender}, "origin": origin}
+    return _skipping({"type": "chat.typing", "frame": {"type": "typing", "sender": sender}, "origin": origin}, origin)
 
 
 def publish_typing(*, conversation_id: int, sender: str, origin: str = "") -> None:
     group_send(conversation_group(conversation_id), typing_event(sender=sender, origin=origin))
 
 
-def publish_conversation_started(*, conversation: Conversation, visitor_public_id: object) -> None:
-    """Tells the visitor's other tabs that a conversation now exists, so they join it."""
-    group_send(visitor_group(visitor_public_id), {"type": "chat.conversation", "conversation": conversation.pk})
+def publish_conversation_started(*, conversation: Conversation, visitor_public_id: object, origin: str = "") -> None:
+    """Tells the visitor's other tabs that a conversation now exists, so they join it (`origin`,
+    the socket that started it, follows it already)."""
+    event = {"type": "chat.conversation", "conversation": conversation.pk}
+    group_send(visitor_group(visitor_public_id), _skipping(event, origin))

@@ -72,6 +72,8 @@ class Incoming:
     visitor_public_id: str = ""
     page_url: str = ""
     user_agent: str = ""
+    # The channel of the socket that sent it: the stored message is not published back to it.
+    channel_name: str = ""
 
 
 def group_commit_enabled() -> bool:
@@ -342,9 +344,13 @@ class GroupCommit:
                         ["id", "public_id", "site_id"],
                         [conversation.visitor_id, uuid.UUID(item.visitor_public_id), conversation.site_id],
                     )
-                    services.conversation_started_announce(conversation=conversation, visitor=visitor)
+                    services.conversation_started_announce(
+                        conversation=conversation, visitor=visitor, origin=item.channel_name
+                    )
             if done:
-                services.customer_messages_announce([received.message for _, received in done])
+                services.customer_messages_announce(
+                    [received.message for _, received in done], origins=[item.channel_name for item, _ in done]
+                )
         except Exception:
             logger.exception("announcing %d stored messages failed", len(done))
         close_old_connections()

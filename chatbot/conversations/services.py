@@ -95,26 +95,28 @@ def conversation_start(*, site: Site, page_url: str = "", user_agent: str = "") 
     return conversation
 
 
-def conversation_started_announce(*, conversation: Conversation, visitor: Visitor) -> None:
+def conversation_started_announce(*, conversation: Conversation, visitor: Visitor, origin: str = "") -> None:
     """Tell the consoles and the listeners of `conversation_created` of a new conversation (once
-    its transaction committed)."""
-    events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id)
+    its transaction committed); `origin` is the socket that started it, if one did."""
+    events.publish_conversation_started(conversation=conversation, visitor_public_id=visitor.public_id, origin=origin)
     conversation_created.send(sender=Conversation, conversation=conversation)
 
 
-def message_announce(message: Message, *, site_id: int | None = None) -> None:
-    """Publish a newly stored message to its sockets and tell the listeners of `message_stored`
-    (once its transaction committed; a message published again is not announced again)."""
-    events.publish_message(message, site_id=site_id)
+def message_announce(message: Message, *, site_id: int | None = None, origin: str = "") -> None:
+    """Publish a newly stored message to its sockets (but `origin`, the socket that stored it) and
+    tell the listeners of `message_stored` (once its transaction committed; a message published
+    again is not announced again)."""
+    events.publish_message(message, site_id=site_id, origin=origin)
     message_stored.send(sender=Message, message=message)
 
 
-def customer_messages_announce(messages: list[Message]) -> None:
+def customer_messages_announce(messages: list[Message], *, origins: list[str] | None = None) -> None:
     """Publish newly stored customer messages and tell the listeners of `customer_messages_stored`
     (the reply engine queues the bot's reply to each that waits for one, sentiment queues their
-    scoring). Each `message.conversation` is the instance it was stored with: no query for sites."""
-    for message in messages:
-        message_announce(message, site_id=message.conversation.site_id)
+    scoring). Each `message.conversation` is the instance it was stored with: no query for sites.
+    `origins`: for each message, the socket that stored it (it is not sent the message back)."""
+    for message, origin in zip(messages, origins or [""] * len(messages), strict=True):
+        message_announce(message, site_id=message.conversation.site_id, origin=origin)
     customer_messages_stored.send(sender=Message, messages=messages)
 
 

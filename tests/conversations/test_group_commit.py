@@ -350,9 +350,13 @@ def test_a_started_conversation_is_announced_before_its_message(
     monkeypatch.setattr(
         events,
         "publish_conversation_started",
-        lambda *, conversation, visitor_public_id: order.append(f"started {conversation.pk} {visitor_public_id}"),
+        lambda *, conversation, visitor_public_id, origin="": order.append(
+            f"started {conversation.pk} {visitor_public_id}"
+        ),
     )
-    monkeypatch.setattr(events, "publish_message", lambda message, site_id=None: order.append(f"message {message.seq}"))
+    monkeypatch.setattr(
+        events, "publish_message", lambda message, site_id=None, origin="": order.append(f"message {message.seq}")
+    )
 
     def created(sender: Any, *, conversation: Conversation, **_: Any) -> None:
         order.append(f"created {conversation.pk}")
@@ -384,3 +388,93 @@ def test_tabs_starting_at_once_on_both_paths_share_one_conversation(shop_site: A
     for visitor in visitors:
         (conversation,) = Conversation.objects.filter(visitor=visitor)
         assert seqs(conversation) == [1, 2, 3, 4]
+
+
+async def test_a_reply_stored_before_the_socket_joined_its_new_conversation_still_reaches_it(
+    shop_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick reply can be published before the socket that started the conversation joined its
+    group: nobody got that event, so the socket reads what was stored once it has joined."""
+    from channels.db import database_sync_to_async
+
+    from chatbot.conversations.consumers import ChatConsumer
+    from tests.support.websockets import connect
+
+    join = ChatConsumer._join
+
+    async def reply_first(self: ChatConsumer, conversation_id: int, **kwargs: Any) -> None:
+        first = await database_sync_to_async(Message.objects.get)(conversation_id=conversation_id, seq=1)
+        await database_sync_to_async(services.bot_reply_store)(customer_message=first, answer=ANSWER, timings={})
+        await join(self, conversation_id, **kwargs)
+
+    monkeypatch.setattr(ChatConsumer, "_join", reply_first)
+    connected, widget = await connect(site="shop")
+    assert connected
+    await widget.ask("how long does delivery take?", client_id="q1")
+    frames = await widget.until(lambda f: f["type"] == "message" and f["sender"] == "bot", timeout=10)
+    await widget.close()
+    assert [f["seq"] for f in frames if f["type"] == "message"] == [1, 2]
+    assert frames[-1]["text"] == ANSWER.text
+
+
+async def test_a_socket_that_starts_a_conversation_reads_nothing_back_when_nothing_came_before_it_joined(
+    shop_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.conversations import consumers
+    from tests.support.websockets import connect
+
+    reads: list[tuple[int, int]] = []
+    frames_after = consumers._frames_after
+
+    async def spy(conversation_id: int, after_seq: int, up_to_seq: int | None = None) -> list[Any]:
+        reads.append((conversation_id, after_seq))
+        return await frames_after(conversation_id, after_seq, up_to_seq)
+
+    monkeypatch.setattr(consumers, "_frames_after", spy)
+    connected, widget = await connect(site="shop")
+    assert connected
+    await widget.ask("hello", client_id="h1")
+    frames = await widget.until(lambda f: f["type"] == "message")
+    await widget.close()
+    assert frames[-1]["seq"] == 1 and frames[-1]["sender"] == "customer"
+    assert reads == []
+
+
+def test_whether_a_conversation_holds_messages_after_a_seq_is_one_lookup(
+    shop_site: Any, django_assert_num_queries: Any
+) -> None:
+    from chatbot.conversations.selectors import message_stored_after
+
+    conversation = started(shop_site)
+    with django_assert_num_queries(2):
+        assert message_stored_after(conversation_id=conversation.pk, after_seq=0)
+        assert not message_stored_after(conversation_id=conversation.pk, after_seq=1)
+
+
+async def test_a_socket_is_not_sent_back_the_message_it_stored_nor_the_conversation_it_started(
+    shop_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.channel_layers import SKIP_CHANNEL
+    from chatbot.conversations import events
+    from tests.support.websockets import connect
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    group_send = events.group_send
+
+    def spy(group: str, event: dict[str, Any]) -> None:
+        sent.append((group, event))
+        group_send(group, event)
+
+    monkeypatch.setattr(events, "group_send", spy)
+    connected, widget = await connect(site="shop")
+    assert connected
+    await widget.ask("hello", client_id="s1")
+    await widget.until(lambda f: f["type"] == "message")
+    await widget.ask("and the price?", client_id="s2")
+    await widget.until(lambda f: f["type"] == "message")
+    await widget.close()
+    by_type = {event["type"]: event for _, event in sent}
+    assert [event["type"] for _, event in sent].count("chat.message") == 2
+    skipped = {event.get(SKIP_CHANNEL) for _, event in sent if event["type"] in ("chat.message", "chat.conversation")}
+    assert len(skipped) == 1 and skipped != {None} and skipped != {""}
+    assert "chat.conversation" in by_type
