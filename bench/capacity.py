@@ -29,9 +29,10 @@ are dropped between phases (the reply sweeper is off), so the figures are the we
 frame in, limits, commit, ack, publish, reply queued. `echo` and `faq` add a worker
 (CHATBOT_RESPONDER) on the same 2 cores.
 
-`--profile DIR` samples the uvicorn process with py-spy during every phase (only the thread holding
-the GIL, i.e. where the Python time goes) and writes a flame graph (`chat-100.svg`, ...) and its
-collapsed stacks (`chat-100.txt`) per phase into DIR.
+`--profile DIR` samples the uvicorn process with py-spy during every phase, the open loop's too
+(only the thread holding the GIL, i.e. where the Python time goes), and writes a flame graph
+(`chat-100.svg`, ..., `open-1000.svg`) and its collapsed stacks (`chat-100.txt`, ...) per phase
+into DIR.
 
 Prints one JSON object on stdout; progress on stderr. A benchmark: it exits 0 once it has measured
 (1 when something was lost or duplicated, or the run failed).
@@ -446,6 +447,7 @@ def main() -> int:
                 "ack_ms": {k: ol["latency_ms"][k] for k in ("p50", "p95", "p99")},
                 "ack_ms_after_first": {k: ol["latency_ms_after_first"][k] for k in ("p50", "p95", "p99")},
                 "ack_ms_second_half": {k: ol["latency_ms_second_half"][k] for k in ("p50", "p95", "p99")},
+                "ack_ms_by_second": ol["latency_ms_by_second"],
                 "unanswered": ol["unanswered"],
             }
         print(json.dumps(result, indent=2))
