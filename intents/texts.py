@@ -26,6 +26,7 @@ TextKey = Literal[
     "operator_joined",
     "operator_released",
     "operator_closed",
+    "quota_exceeded",
 ]
 
 TEXTS: dict[str, dict[TextKey, str]] = {
@@ -44,6 +45,10 @@ TEXTS: dict[str, dict[TextKey, str]] = {
         "operator_joined": "{name} joined the chat.",
         "operator_released": "{name} handed the chat back to the assistant.",
         "operator_closed": "{name} closed the chat.",
+        "quota_exceeded": (
+            "I can't answer automatically right now: this month's automatic answers are used up. "
+            "I've asked a member of our team to join this chat; if nobody can, you can leave your e-mail address."
+        ),
     },
     CHINESE: {
         "greeting": "您好！请问有什么可以帮您？",
@@ -58,6 +63,10 @@ TEXTS: dict[str, dict[TextKey, str]] = {
         "operator_joined": "客服 {name} 已接入，为您服务。",
         "operator_released": "客服 {name} 已将对话转回智能助手。",
         "operator_closed": "客服 {name} 已结束本次对话。",
+        "quota_exceeded": (
+            "抱歉，本月的自动回复次数已用完，暂时无法自动回答。"
+            "已为您转接人工客服；如暂时无人接入，您可以留下邮箱，我们会尽快回复您。"
+        ),
     },
 }
 

@@ -26,22 +26,25 @@ from chatbot.replies.responders import responder_for
 from chatbot.sites.models import Site
 from chatbot.usage.selectors import site_quota
 from chatbot.usage.services import usage_bot_answer_count, usage_quota_refusal_count
+from intents.texts import text
 from intents.types import Answer, Turn
 
 logger = logging.getLogger(__name__)
 
-# The reply of a site whose organisation used up its plan's monthly answers: honest, and a person
-# is asked in (the widget then offers the contact form if nobody comes), never a silent failure.
-QUOTA_EXCEEDED_ANSWER = Answer(
-    text="I can't answer automatically right now: this month's automatic answers are used up. "
-    "I've asked a member of our team to join this chat; if nobody can, you can leave your e-mail address.",
-    intent=None,
-    confidence=0.0,
-    handoff=True,
-    decision="handoff",
-    reason="the organisation's monthly answer quota is used up",
-    escalate=True,
-)
+
+def quota_exceeded_answer(language: str) -> Answer:
+    """The reply of a site whose organisation used up its plan's monthly answers, in the customer's
+    language: honest, and a person is asked in (the widget then offers the contact form if nobody
+    comes), never a silent failure."""
+    return Answer(
+        text=text("quota_exceeded", language),
+        intent=None,
+        confidence=0.0,
+        handoff=True,
+        decision="handoff",
+        reason="the organisation's monthly answer quota is used up",
+        escalate=True,
+    )
 
 
 def reply_generate(*, message_id: int, answered: dict[int, Message] | None = None) -> Message | None:
@@ -174,7 +177,7 @@ def _answer(message: Message, held: HeldLock) -> Message | None:
     first_token_ms: float | None = None
     final: Answer | None = None
     pieces = (
-        iter([QUOTA_EXCEEDED_ANSWER])
+        iter([quota_exceeded_answer(message.language)])
         if over_quota
         else responder_for(site=conversation.site, language=message.language).answer(history)
     )

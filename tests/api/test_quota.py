@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender
 from chatbot.conversations.services import message_receive, session_open
-from chatbot.replies.services import QUOTA_EXCEEDED_ANSWER, reply_generate
+from chatbot.replies.services import quota_exceeded_answer, reply_generate
 from chatbot.sites.models import Organisation, Plan, Site
 from chatbot.usage.models import Metric
 from chatbot.usage.selectors import site_quota
@@ -67,10 +67,24 @@ def test_a_widget_over_quota_offers_a_person_with_an_honest_text(shop_site: Site
     reply = reply_generate(message_id=received.message.pk)
 
     assert reply is not None
-    assert reply.text == QUOTA_EXCEEDED_ANSWER.text and reply.decision == "handoff" and reply.handoff_offered
+    assert reply.text == quota_exceeded_answer("en").text and reply.decision == "handoff" and reply.handoff_offered
+    assert "used up" in reply.text
     conversation = Conversation.objects.get(pk=received.message.conversation_id)
     assert conversation.status == ConversationStatus.WAITING_HUMAN
     assert Message.objects.filter(conversation=conversation, sender=Sender.BOT).count() == 1
+
+
+def test_a_chinese_customer_over_quota_is_told_in_chinese(shop_site: Site) -> None:
+    put_on_plan(shop_site, monthly_answer_quota=1)
+    usage_add(site_id=shop_site.pk, counts={Metric.BOT_ANSWERS: 1})
+    visitor = session_open(site=Site.objects.get(pk=shop_site.pk), token=None).visitor
+    received = message_receive(visitor=visitor, client_id="w1", text="我的订单到哪了？")
+
+    reply = reply_generate(message_id=received.message.pk)
+
+    assert reply is not None and reply.language == "zh-hans"
+    assert reply.text == quota_exceeded_answer("zh-hans").text and "人工客服" in reply.text
+    assert reply.decision == "handoff" and reply.handoff_offered
 
 
 def test_past_the_plans_rate_a_key_gets_429_rate_limited_with_retry_after(
