@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from django.db.models import Count, Q, QuerySet
 
@@ -28,14 +31,21 @@ def faq_entries_find(
     if status in ("active", "inactive"):
         entries = entries.filter(is_active=status == "active")
     for word in query.split():
-        # JSON lists are searched through their text form, which works on PostgreSQL and SQLite.
         entries = entries.filter(
             Q(question__icontains=word)
             | Q(answer__icontains=word)
-            | Q(alternatives__icontains=word)
-            | Q(tags__icontains=word)
+            | _in_json_list("alternatives", word)
+            | _in_json_list("tags", word)
         )
     return entries.order_by("-updated_at", "-id")
+
+
+def _in_json_list(field: str, word: str) -> Q:
+    """`word` in a JSON list field, searched through the list's text. PostgreSQL's text of a jsonb
+    value holds every character as it is; SQLite holds the JSON as Django wrote it, with each
+    non-ASCII character escaped ("退货" as "\\u9000\\u8d27"), so the word is looked for in both forms."""
+    forms = dict.fromkeys([word, json.dumps(word)[1:-1]])
+    return reduce(or_, (Q(**{f"{field}__icontains": form}) for form in forms))
 
 
 def faq_counts(entries: QuerySet[FaqEntry]) -> FaqCounts:
