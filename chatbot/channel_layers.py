@@ -15,12 +15,34 @@ what is sent, never what a socket shows.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
+logger = logging.getLogger(__name__)
+
 # The key of a group event naming the one member channel that does not get it.
 SKIP_CHANNEL = "skip_channel"
+
+# channels_redis 4.3's group_send script (core.py), unchanged: each channel key gets the event unless
+# it is at capacity; returns how many were.
+GROUP_SEND_LUA = """
+    local over_capacity = 0
+    local current_time = ARGV[#ARGV - 1]
+    local expiry = ARGV[#ARGV]
+    for i=1,#KEYS do
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+            redis.call('EXPIRE', KEYS[i], expiry)
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    return over_capacity
+"""
 
 
 class SkippingRedisChannelLayer(RedisChannelLayer):
@@ -34,3 +56,43 @@ class SkippingRedisChannelLayer(RedisChannelLayer):
             skip = message.pop(SKIP_CHANNEL)
             channel_names = [name for name in channel_names if name != skip]
         return super()._map_channel_keys_to_connection(channel_names, message)
+
+    async def group_send_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`group_send` of each (group, event), in order, in two pipelined round trips for them all
+        instead of two to four each: one reads every group's members, one writes every event. A
+        web process publishes two events or more per message (its conversation, the consoles'
+        inbox), and each `group_send` cost about 190 us of its CPU, whether anyone listened or not."""
+        if self.ring_size != 1:  # sharded over several Redis servers: channels_redis's way
+            for group, event in events:
+                await self.group_send(group, event)
+            return
+        connection = self.connection(0)
+        keys = list(dict.fromkeys(self._group_key(group) for group, _ in events))
+        reads = connection.pipeline(transaction=False)
+        for key in keys:
+            reads.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+            reads.zrange(key, 0, -1)
+        replies = await reads.execute()
+        members = {key: [name.decode("utf8") for name in replies[2 * i + 1]] for i, key in enumerate(keys)}
+        writes = connection.pipeline(transaction=False)
+        written: list[tuple[str, int, int]] = []  # group, its channel keys, the index of its script's reply
+        position = 0
+        for group, event in events:
+            by_connection, messages, capacities = self._map_channel_keys_to_connection(
+                members[self._group_key(group)], event
+            )
+            channel_keys = by_connection.get(0, [])
+            if not channel_keys:
+                continue
+            for channel_key in channel_keys:
+                writes.zremrangebyscore(channel_key, min=0, max=int(time.time()) - int(self.expiry))
+            arguments = [messages[k] for k in channel_keys] + [capacities[k] for k in channel_keys]
+            writes.eval(GROUP_SEND_LUA, len(channel_keys), *channel_keys, *arguments, time.time(), self.expiry)
+            position += len(channel_keys) + 1
+            written.append((group, len(channel_keys), position - 1))
+        if not written:
+            return
+        results = await writes.execute()
+        for group, count, index in written:
+            if results[index]:
+                logger.info("%s of %s channels over capacity in group %s", results[index], count, group)

@@ -4,10 +4,12 @@ real Redis; the settings configure it so that opening a connection reads no pack
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 
 from chatbot.channel_layers import SKIP_CHANNEL, SkippingRedisChannelLayer
 from tests.processes import ROOT, base_env
@@ -82,3 +84,56 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["SkippingRedisChannelLayer", "0"]
+
+
+async def test_a_batch_of_group_events_reaches_each_groups_members_in_order_in_two_round_trips() -> None:
+    channels = layer()
+    sender, other_tab, console = [await channels.new_channel() for _ in range(3)]
+    for group, channel in (("conversation", sender), ("conversation", other_tab), ("inbox", console)):
+        await channels.group_add(group, channel)
+    batch = [
+        ("conversation", {"type": "chat.message", "seq": 1, SKIP_CHANNEL: sender}),
+        ("inbox", {"type": "inbox.changed", "seq": 1}),
+        ("nobody", {"type": "chat.message", "seq": 9}),
+        ("conversation", {"type": "chat.message", "seq": 2}),
+        ("inbox", {"type": "inbox.changed", "seq": 2}),
+    ]
+    executed: list[int] = []
+    pipeline = channels.connection(0).pipeline
+
+    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def counted(*a: Any, **k: Any) -> Any:
+            executed.append(len(pipe.command_stack))
+            return await execute(*a, **k)
+
+        pipe.execute = counted
+        return pipe
+
+    connection = channels.connection(0)
+    connection.pipeline = counting_pipeline  # type: ignore[method-assign]
+    try:
+        await channels.group_send_many(batch)
+        assert [(await channels.receive(other_tab))["seq"] for _ in range(2)] == [1, 2]
+        assert [(await channels.receive(console))["seq"] for _ in range(2)] == [1, 2]
+        assert (await channels.receive(sender))["seq"] == 2  # the first one skipped it
+        assert await nothing_arrives(channels, sender)
+        assert len(executed) == 2  # the groups' members read at once, then every event written at once
+    finally:
+        await channels.flush()
+
+
+async def test_an_event_to_a_full_channel_in_a_batch_is_dropped_and_logged(caplog: Any) -> None:
+    channels = SkippingRedisChannelLayer(hosts=[REDIS_URL], prefix=f"test-full-{uuid.uuid4().hex[:8]}", capacity=2)
+    reader = await channels.new_channel()
+    await channels.group_add("slow", reader)
+    caplog.set_level(logging.INFO, logger="chatbot.channel_layers")
+    try:
+        await channels.group_send_many([("slow", {"type": "chat.message", "n": n}) for n in range(4)])
+        assert [(await channels.receive(reader))["n"] for _ in range(2)] == [0, 1]
+        assert await nothing_arrives(channels, reader)
+        assert "1 of 1 channels over capacity in group slow" in caplog.text
+    finally:
+        await channels.flush()

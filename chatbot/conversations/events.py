@@ -34,6 +34,8 @@ _background_loop: asyncio.AbstractEventLoop | None = None
 _background_pid: int | None = None
 _lock = threading.Lock()
 _publishers: dict[asyncio.AbstractEventLoop, _OrderedPublisher] = {}
+# The most queued events a publisher sends in one go (two Redis round trips with the project's layer).
+PUBLISH_BATCH = 200
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -66,10 +68,11 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class _OrderedPublisher:
-    """Sends events to the channel layer one after another, in the order they were submitted,
-    on one event loop. Submitting never waits for Redis: the web process acks sooner and a
-    worker streams a reply without a round trip per token. When a backlog builds up, consecutive
-    tokens of the same reply are merged into one frame."""
+    """Sends events to the channel layer in the order they were submitted, on one event loop:
+    what was queued meanwhile goes out in one batch where the layer can send one (two Redis round
+    trips for up to PUBLISH_BATCH events), else one event after another. Submitting never waits
+    for Redis: the web process acks sooner and a worker streams a reply without a round trip per
+    token. When a backlog builds up, consecutive tokens of the same reply are merged into one frame."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -99,13 +102,30 @@ class _OrderedPublisher:
                 await self.wake.wait()
                 continue
             self.idle.clear()
-            group, event = self.items.popleft()
-            if event["type"] == "chat.token":
-                event = self._merge_following_tokens(group, event)
+            batch: list[tuple[str, dict[str, Any]]] = []
+            while self.items and len(batch) < PUBLISH_BATCH:
+                group, event = self.items.popleft()
+                if event["type"] == "chat.token":
+                    event = self._merge_following_tokens(group, event)
+                batch.append((group, event))
+            await self._send(layer, batch)
+
+    async def _send(self, layer: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """What was queued meanwhile, in order: in one go where the layer can
+        (chatbot.channel_layers), else one event after another."""
+        send_many = getattr(layer, "group_send_many", None)
+        if send_many is not None:
+            try:
+                await send_many(batch)
+                return
+            except Exception:
+                # The database already holds every message; clients recover them with `resume`.
+                logger.exception("publishing %d events failed", len(batch))
+                return
+        for group, event in batch:
             try:
                 await layer.group_send(group, event)
             except Exception:
-                # The database already holds every message; clients recover them with `resume`.
                 logger.exception("publishing %s to %s failed", event["type"], group)
 
     async def drain_and_stop(self) -> None:

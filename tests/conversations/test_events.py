@@ -90,3 +90,32 @@ def test_shutting_down_flushes_what_is_still_queued(layer: RecordingLayer) -> No
     threading.Timer(0.1, layer.gate.set).start()
     events.shutdown_background_publisher()
     assert [e["frame"]["n"] for _, e in layer.sent] == list(range(10))
+
+
+def test_a_layer_that_sends_batches_gets_what_queued_meanwhile_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    class BatchingLayer(RecordingLayer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[int] = []
+
+        async def group_send_many(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+            for group, event in batch:
+                await self.group_send(group, event)
+            self.batches.append(len(batch))
+
+    batching = BatchingLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: batching)
+    monkeypatch.setattr(events, "_background_loop", None)
+    monkeypatch.setattr(events, "_publishers", {})
+    try:
+        batching.gate.clear()  # the first send waits: the rest queue up behind it
+        submitted = [("g", {"type": "chat.status", "frame": {"n": n}}) for n in range(30)]
+        for group, event in submitted:
+            events.group_send(group, event)
+        time.sleep(0.1)
+        batching.gate.set()
+        wait_until(lambda: len(batching.sent) == 30)
+        assert batching.sent == submitted
+        assert max(batching.batches) > 1 and sum(batching.batches) == 30
+    finally:
+        events.shutdown_background_publisher()
