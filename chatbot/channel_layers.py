@@ -1,4 +1,5 @@
-"""The Redis channel layer, with group events that skip the socket they came from.
+"""The Redis channel layer, with group events that skip the socket they came from, and a batched
+`group_send_many` for the realtime publisher (chatbot.conversations.events).
 
 A widget socket stores its customer's message and shows it at once. The same message is then
 published to the conversation's group, so that the visitor's other tabs get it, and it came back
