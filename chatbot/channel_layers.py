@@ -68,7 +68,8 @@ class SkippingRedisChannelLayer(RedisChannelLayer):
                 await self.group_send(group, event)
             return
         connection = self.connection(0)
-        keys = list(dict.fromkeys(self._group_key(group) for group, _ in events))
+        group_keys = [self._group_key(group) for group, _ in events]
+        keys = list(dict.fromkeys(group_keys))
         reads = connection.pipeline(transaction=False)
         for key in keys:
             reads.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
@@ -78,10 +79,8 @@ class SkippingRedisChannelLayer(RedisChannelLayer):
         writes = connection.pipeline(transaction=False)
         written: list[tuple[str, int, int]] = []  # group, its channel keys, the index of its script's reply
         position = 0
-        for group, event in events:
-            by_connection, messages, capacities = self._map_channel_keys_to_connection(
-                members[self._group_key(group)], event
-            )
+        for (group, event), key in zip(events, group_keys, strict=True):
+            by_connection, messages, capacities = self._map_channel_keys_to_connection(members[key], event)
             channel_keys = by_connection.get(0, [])
             if not channel_keys:
                 continue
