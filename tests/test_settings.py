@@ -145,3 +145,16 @@ def test_turning_https_protections_off_fails_the_deployment_checklist(variable: 
     result = deploy_check(**{variable: value})
     assert result.returncode != 0
     assert warning in result.stdout + result.stderr
+
+
+def test_celery_reads_its_settings_from_the_environment_through_django_settings() -> None:
+    code = (
+        "import django; django.setup(); from chatbot.celery import app; "
+        "print(app.conf.broker_url, app.conf.broker_transport_options['visibility_timeout'], "
+        "app.conf.task_routes['replies.replies_generate']['queue'], app.conf.task_acks_late, "
+        "app.conf.worker_prefetch_multiplier)"
+    )
+    env = base_env(CELERY_BROKER_URL="redis://127.0.0.1:6379/9", CELERY_VISIBILITY_TIMEOUT="1234")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["redis://127.0.0.1:6379/9", "1234", "inference", "True", "1"]

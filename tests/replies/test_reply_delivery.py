@@ -267,11 +267,11 @@ def test_a_reply_that_cannot_be_queued_is_still_stored_and_waits_for_the_sweeper
 ) -> None:
     from chatbot.replies import tasks
 
-    def broker_down(message_id: int) -> None:
+    def broker_down(args: tuple[int], **options: Any) -> None:
         raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     settings.CHATBOT_DISPATCH = "celery"
-    monkeypatch.setattr(tasks.reply_generate, "delay", broker_down)
+    monkeypatch.setattr(tasks.reply_generate, "apply_async", broker_down)
     monkeypatch.setattr("chatbot.sentiment.receivers.sentiment_dispatch", lambda message_id: None)
     with django_capture_on_commit_callbacks(execute=True):
         message = ask(visitor, "is my order lost")

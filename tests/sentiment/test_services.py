@@ -119,7 +119,7 @@ def test_celery_dispatch_queues_the_analytics_task(say: Callable[..., Any], sett
     from chatbot.sentiment import tasks
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(tasks.messages_sentiment_score, "delay", queued.append)
+    monkeypatch.setattr(tasks.messages_sentiment_score, "apply_async", lambda args, **options: queued.append(*args))
     settings.CHATBOT_DISPATCH = "celery"
     first, second = say("hello", "anyone there?")
     sentiment_dispatch([first.pk, second.pk])
