@@ -61,7 +61,7 @@ def queued(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Celery dispatch, with the queued report ids recorded instead of sent to a broker."""
     settings.CHATBOT_DISPATCH = "celery"
     sent: list[int] = []
-    monkeypatch.setattr(tasks.hot_topics_compute, "delay", sent.append)
+    monkeypatch.setattr(tasks.hot_topics_compute, "apply_async", lambda args, **options: sent.append(*args))
     return sent
 
 

@@ -181,7 +181,7 @@ def test_saving_queues_the_re_embedding_on_the_inference_workers_with_celery(
 
     settings.CHATBOT_DISPATCH = "celery"
     queued: list[int] = []
-    monkeypatch.setattr(tasks.faq_refresh, "delay", queued.append)
+    monkeypatch.setattr(tasks.faq_refresh, "apply_async", lambda args, **options: queued.append(*args))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = shop_client.post(reverse("knowledge:faq_create"), form_data(shop_site))
     assert response.status_code == 302
