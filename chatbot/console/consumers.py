@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from chatbot.channel_layers import SKIP_CHANNEL
 from chatbot.console import selectors, services
 from chatbot.console.access import console_operator, site_ids_for
 from chatbot.console.frames import (
@@ -229,7 +230,7 @@ class ConsoleConsumer(ConversationSocket):
             await self._send({**event["frame"], "conversation": self.conversation_id})
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
-        if event.get("origin") != self.channel_name and self.conversation_id is not None:
+        if event.get(SKIP_CHANNEL) != self.channel_name and self.conversation_id is not None:
             await self._send({**event["frame"], "conversation": self.conversation_id})
 
     async def console_note(self, event: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chatbot.channel_layers import SKIP_CHANNEL
 from chatbot.conversations import events, ingest, services
 from chatbot.conversations.delivery import (
     REFUSED,
@@ -334,7 +335,7 @@ class ChatConsumer(ConversationSocket):
         await self._send_status(event["frame"])
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
-        if event.get("origin") != self.channel_name:
+        if event.get(SKIP_CHANNEL) != self.channel_name:
             await self._send(event["frame"])
 
     async def chat_conversation(self, event: dict[str, Any]) -> None:

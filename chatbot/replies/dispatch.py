@@ -36,8 +36,8 @@ class Task(Protocol):
 
 def _queue(task: Task, argument: Any, **options: Any) -> None:
     """Queue one run of `task`. Its arguments' text for logs and monitors is given as `repr`
-    writes it (an id or a short list of ids), which reads the same as Celery's own `saferepr`
-    but costs a tenth of it (about 60 us of CPU per task, measured)."""
+    writes it (an id or a short list of ids), which reads the same as Celery's own `saferepr`:
+    left to Celery, working it out cost about 70 us of CPU per task (bench/README.md, stop 25)."""
     task.apply_async((argument,), argsrepr=repr((argument,)), kwargsrepr="{}", **options)
 
 
