@@ -17,10 +17,12 @@ what is sent, never what a socket shows.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,36 @@ GROUP_SEND_LUA = """
 
 class SkippingRedisChannelLayer(RedisChannelLayer):
     """channels_redis's layer; `group_send` leaves out the member named by the event's `SKIP_CHANNEL`."""
+
+    _blocking_client: redis.Redis | None = None
+    _blocking_lock = threading.Lock()
+
+    def groups_join_blocking(self, memberships: Sequence[tuple[str, str]]) -> bool:
+        """`group_add` of each (group, channel), from a thread that runs no event loop (the group
+        commit's writer), in one pipelined round trip: what channels_redis's `group_add` writes
+        (the channel into the group's sorted set, stamped now; the group's expiry renewed).
+        False, with nothing done, where it cannot do that: sharded over several Redis servers, or
+        a host given as anything but an address."""
+        if self.ring_size != 1 or "address" not in self.hosts[0]:
+            return False
+        client = self._blocking_redis()
+        now = time.time()
+        writes = client.pipeline(transaction=False)
+        for group, channel in memberships:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            assert self.require_valid_channel_name(channel), "Channel name not valid"
+            key = self._group_key(group)
+            writes.zadd(key, {channel: now})
+            writes.expire(key, self.group_expiry)
+        writes.execute()
+        return True
+
+    def _blocking_redis(self) -> redis.Redis:
+        with self._blocking_lock:
+            if self._blocking_client is None:
+                host = dict(self.hosts[0])
+                self._blocking_client = redis.Redis.from_url(host.pop("address"), **host)
+            return self._blocking_client
 
     def _map_channel_keys_to_connection(self, channel_names: list[str], message: dict[str, Any]) -> Any:
         # channels_redis 4.3 calls this from group_send with the group's members, before it writes

@@ -59,6 +59,30 @@ async def test_an_event_whose_group_holds_only_the_skipped_member_is_written_now
         await channels.flush()
 
 
+async def test_a_channel_joined_from_a_thread_without_a_loop_gets_the_groups_events_as_if_it_had_joined() -> None:
+    channels = layer()
+    joined, other_tab = await channels.new_channel(), await channels.new_channel()
+    await channels.group_add("conversation", other_tab)
+    try:
+        assert await asyncio.to_thread(channels.groups_join_blocking, [("conversation", joined), ("other", joined)])
+        connection = channels.connection(0)
+        assert sorted(await connection.zrange(channels._group_key("conversation"), 0, -1)) == sorted(
+            [joined.encode(), other_tab.encode()]
+        )
+        assert 0 < await connection.ttl(channels._group_key("other")) <= channels.group_expiry
+        await channels.group_send("conversation", {"type": "chat.message", "seq": 1, SKIP_CHANNEL: other_tab})
+        assert await channels.receive(joined) == {"type": "chat.message", "seq": 1}
+        await channels.group_discard("conversation", joined)
+        assert await connection.zrange(channels._group_key("conversation"), 0, -1) == [other_tab.encode()]
+    finally:
+        await channels.flush()
+
+
+def test_a_layer_sharded_over_several_servers_does_not_join_from_a_thread() -> None:
+    sharded = SkippingRedisChannelLayer(hosts=[REDIS_URL, REDIS_URL], prefix=f"test-skip-{uuid.uuid4().hex[:8]}")
+    assert sharded.groups_join_blocking([("conversation", "specific.abc!def")]) is False
+
+
 def test_the_configured_layer_skips_and_opens_connections_without_reading_package_metadata() -> None:
     """redis-py reads its package metadata for each connection it opens unless told its version
     (0.35 ms each; a web process opens hundreds when its first sockets join their groups)."""

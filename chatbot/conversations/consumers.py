@@ -231,16 +231,21 @@ class ChatConsumer(ConversationSocket):
         self.conversation_language = message.language
         joined = self.conversation_id != message.conversation_id
         if joined:
-            await self._join(message.conversation_id, delivered_seq=0)
+            await self._join(message.conversation_id, delivered_seq=0, added=received.origin_joined)
             await self._send_status(events.status_frame(message.conversation))
         await self._send(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq, "conversation": message.conversation_id}
         )
         await self.delivery.deliver(message_frame(message))
-        if joined and await _stored_after(message.conversation_id, self.delivery.delivered_seq):
+        if (
+            joined
+            and not received.origin_joined
+            and await _stored_after(message.conversation_id, self.delivery.delivered_seq)
+        ):
             # The reply was queued when the message was stored, before this connection joined the
             # conversation's group: a quick one was published to nobody. Read it from the database
             # (asked first in plain SQL: mostly there is nothing yet, and the read costs more).
+            # Not needed where the writer joined it to the group before queuing the reply.
             await self.delivery.catch_up(up_to_seq=None)
 
     async def _store_with_others(self, frame: MessageFrame) -> services.Received | None:
@@ -347,11 +352,16 @@ class ChatConsumer(ConversationSocket):
 
     # --- delivery ---
 
-    async def _join(self, conversation_id: int, *, delivered_seq: int, awaiting_resume: bool | None = None) -> None:
+    async def _join(
+        self, conversation_id: int, *, delivered_seq: int, awaiting_resume: bool | None = None, added: bool = False
+    ) -> None:
+        """Follow `conversation_id` instead of the conversation followed so far; `added`: this
+        socket is in the conversation's group already (the group commit added it)."""
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(events.conversation_group(self.conversation_id), self.channel_name)
         self.delivery.follow(conversation_id, delivered_seq=delivered_seq, awaiting_resume=awaiting_resume)
-        await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+        if not added:
+            await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
 
     async def _send_status(self, frame: dict[str, Any]) -> None:
         if frame["status"] != self.status:

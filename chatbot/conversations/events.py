@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -200,6 +201,21 @@ def group_send(group: str, event: dict[str, Any]) -> None:
                 del _publishers[stale]
             publisher = _publishers[loop] = _OrderedPublisher(loop)
     publisher.submit(group, event)
+
+
+def sockets_join(memberships: Sequence[tuple[int, str]]) -> bool:
+    """Add each socket (its channel name) to its conversation's group now, from a thread that runs
+    no event loop: the group commit's writer joins the sockets that started conversations before
+    their replies are queued, so that no reply can be published before they listen. False where
+    the layer cannot do that (Channels' in-memory layer) or it failed: the sockets join themselves."""
+    join = getattr(get_channel_layer(), "groups_join_blocking", None)
+    if join is None or not memberships:
+        return False
+    try:
+        return bool(join([(conversation_group(conversation_id), channel) for conversation_id, channel in memberships]))
+    except Exception:
+        logger.warning("joining %d sockets to their new conversations failed", len(memberships), exc_info=True)
+        return False
 
 
 def _skipping(event: dict[str, Any], origin: str) -> dict[str, Any]:

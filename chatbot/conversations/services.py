@@ -45,6 +45,9 @@ class Received:
     message: Message
     created: bool
     conversation_started: bool
+    # The socket that sent the message was added to its new conversation's group when the message
+    # was stored, before anything could be published to it (chatbot.conversations.ingest).
+    origin_joined: bool = False
 
 
 class UnknownSeq(Exception):

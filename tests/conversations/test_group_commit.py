@@ -4,13 +4,18 @@ client_id, gapless seqs in arrival order, and the same events and signals afterw
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
+import redis
+from channels.db import database_sync_to_async
 from django.db import close_old_connections, connection
 
+from chatbot.channel_layers import SkippingRedisChannelLayer
 from chatbot.conversations import ingest, services
 from chatbot.conversations.models import Conversation, ConversationStatus, Message, Sender, Visitor
 from chatbot.conversations.signals import customer_messages_stored, message_stored
@@ -18,6 +23,7 @@ from intents.types import Answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ANSWER = Answer(text="Two to four days.", intent="faq", confidence=0.8)
 
 
@@ -372,6 +378,97 @@ def test_a_started_conversation_is_announced_before_its_message(
     pk = received.message.conversation_id
     assert order == [f"started {pk} {visitor.public_id}", f"created {pk}", "message 1"]
     assert no_reply_dispatch == [received.message.pk]
+
+
+def test_the_socket_that_started_a_conversation_is_joined_to_it_before_its_ack_and_its_announcement(
+    shop_site: Any, no_reply_dispatch: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.conversations import events
+
+    visitors = [Visitor.objects.create(site=shop_site) for _ in range(2)]
+    follower = started(shop_site)
+    no_reply_dispatch.clear()
+    order: list[str] = []
+
+    def join(memberships: list[tuple[int, str]]) -> bool:
+        order.append(f"joined {memberships}")
+        return True
+
+    monkeypatch.setattr(events, "sockets_join", join)
+    monkeypatch.setattr(
+        events, "publish_message", lambda message, site_id=None, origin="": order.append(f"message {message.pk}")
+    )
+    futures: list[Future[Any]] = [Future() for _ in range(4)]
+    for future in futures:
+        future.add_done_callback(lambda done: order.append("acked"))
+    items = [
+        starting(visitors[0], "s1", channel_name="specific.one"),
+        incoming(follower, "f1", channel_name="specific.follower"),
+        starting(visitors[1], "s2", channel_name="specific.two"),
+        starting(Visitor.objects.create(site=shop_site), "s3"),  # not sent by a socket (no channel)
+    ]
+    ingest.GroupCommit()._commit(list(zip(items, futures, strict=True)))
+    results = [future.result(timeout=0) for future in futures]
+    first, second = results[0].message.conversation_id, results[2].message.conversation_id
+    # One round trip for both sockets, before any ack; the replies are queued after the acks.
+    assert order[:5] == [f"joined {[(first, 'specific.one'), (second, 'specific.two')]}", *["acked"] * 4]
+    assert [r.origin_joined for r in results] == [True, False, True, False]
+    assert no_reply_dispatch == [r.message.pk for r in results]
+
+
+def test_where_the_layer_cannot_join_from_the_writer_the_socket_joins_itself(shop_site: Any) -> None:
+    visitor = Visitor.objects.create(site=shop_site)
+    future: Future[Any] = Future()
+    ingest.GroupCommit()._commit([(starting(visitor, "s1", channel_name="specific.one"), future)])
+    received = future.result(timeout=0)
+    assert received.conversation_started and not received.origin_joined  # the in-memory layer
+
+
+async def test_a_socket_joined_by_the_writer_neither_joins_again_nor_looks_for_a_reply_it_missed(
+    shop_site: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from chatbot.conversations import consumers
+    from tests.support.websockets import connect
+
+    prefix = f"test-join-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "chatbot.channel_layers.SkippingRedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix},
+        }
+    }
+    looked: list[int] = []
+
+    async def stored_after(conversation_id: int, after_seq: int) -> bool:
+        looked.append(conversation_id)
+        return False
+
+    monkeypatch.setattr(consumers, "_stored_after", stored_after)
+    adds: list[str] = []
+    group_add = SkippingRedisChannelLayer.group_add
+
+    async def counted_add(self: Any, group: str, channel: str) -> None:
+        adds.append(group)
+        await group_add(self, group, channel)
+
+    monkeypatch.setattr(SkippingRedisChannelLayer, "group_add", counted_add)
+    connected, widget = await connect(site="shop")
+    assert connected
+    try:
+        await widget.ask("hello", client_id="h1")
+        ack = (await widget.until(lambda f: f["type"] == "ack"))[-1]
+        first = await database_sync_to_async(Message.objects.get)(conversation_id=ack["conversation"], seq=1)
+        # A reply published right after the ack reaches the socket through the group it was put in.
+        await database_sync_to_async(services.bot_reply_store)(customer_message=first, answer=ANSWER, timings={})
+        frames = await widget.until(lambda f: f["type"] == "message" and f["sender"] == "bot", timeout=10)
+    finally:
+        await widget.close()
+        keys = redis.Redis.from_url(REDIS_URL)
+        for key in keys.scan_iter(f"{prefix}*"):
+            keys.delete(key)
+    assert frames[-1]["text"] == ANSWER.text
+    assert f"conversation.{ack['conversation']}" not in adds  # the writer had added it
+    assert looked == []
 
 
 def test_tabs_starting_at_once_on_both_paths_share_one_conversation(shop_site: Any) -> None:
