@@ -492,6 +492,10 @@ OTP_TOTP_ISSUER = env_str("CHATBOT_2FA_ISSUER", "Chatbot desk")
 CHATBOT_HANDOFF_TIMEOUT_S = env_int("CHATBOT_HANDOFF_TIMEOUT_S", 120)
 # An open console sends a heartbeat every 20 s; its operator counts as online this long after one.
 CHATBOT_OPERATOR_ONLINE_S = env_int("CHATBOT_OPERATOR_ONLINE_S", 60)
+# A console reads the inbox rows of the conversations that changed at most this often (seconds):
+# the first change at once, what changes meanwhile in one read at the end of the interval; a
+# conversation handed to a person is read (and alerted) at once.
+CHATBOT_CONSOLE_INBOX_INTERVAL_S = env_float("CHATBOT_CONSOLE_INBOX_INTERVAL_S", 0.25)
 # Sentiment of customer messages, scored off the reply path (Celery `analytics` queue). A
 # conversation's sentiment weighs its latest customer message 1, the one before this, then this
 # squared...; see intents.sentiment.conversations.conversation_sentiment.

@@ -9,6 +9,8 @@ what only operators see.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -32,7 +34,7 @@ from chatbot.console.frames import (
 )
 from chatbot.console.models import Note, Operator
 from chatbot.conversations import events
-from chatbot.conversations.delivery import REFUSED, ConversationSocket, database_sync_to_async
+from chatbot.conversations.delivery import REFUSED, ConversationSocket, Send, database_sync_to_async
 from chatbot.conversations.frames import FrameError, error_frame
 from chatbot.conversations.models import ContactRequest, Conversation, ConversationStatus
 from chatbot.sites.origins import same_origin
@@ -57,10 +59,70 @@ def _frames_after(conversation_id: int, after_seq: int, up_to_seq: int | None) -
     return selectors.console_messages_after(conversation_id=conversation_id, after_seq=after_seq, up_to_seq=up_to_seq)
 
 
+HANDOFF = "handoff"
+
+
+class _InboxRows:
+    """The rows of the conversations that changed, sent to one console: each change used to cost
+    a read of its row, so a console watching sites with hundreds of messages a second made
+    hundreds of queries a second. The first change is read at once; what changes in the next
+    `interval` seconds is read in one query at its end, each row once, as it is then. A
+    conversation handed to a person is read at once, and the console alerted (`notify`)."""
+
+    def __init__(self, *, send: Send, site_ids: set[int], interval: float) -> None:
+        self._send_frame = send
+        self._site_ids = site_ids
+        self._interval = interval
+        self._changed: dict[int, str] = {}  # conversation -> the kind of its latest change
+        self._urgent = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._read_at = -interval  # loop time of the last read
+
+    def changed(self, conversation_id: int, kind: str) -> None:
+        # A hand-off still to be alerted stays one.
+        if self._changed.get(conversation_id) != HANDOFF:
+            self._changed[conversation_id] = kind
+        if kind == HANDOFF:
+            self._urgent.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._send_changed())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _send_changed(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._changed:
+            wait = self._read_at + self._interval - loop.time()
+            if wait > 0 and not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), timeout=wait)
+            self._urgent.clear()
+            changed, self._changed = self._changed, {}
+            self._read_at = loop.time()
+            try:
+                await self._send(changed)
+            except Exception:
+                # The console asks for the whole inbox again when it reconnects.
+                logger.exception("sending %d inbox rows failed", len(changed))
+
+    async def _send(self, changed: dict[int, str]) -> None:
+        rows = await database_sync_to_async(selectors.inbox_rows_get)(
+            conversation_ids=list(changed), site_ids=self._site_ids
+        )
+        for row in rows:
+            kind = changed[row["id"]]
+            await self._send_frame({"type": "conversation", "conversation": row, "kind": kind})
+            if kind == HANDOFF:
+                await self._send_frame({"type": "notify", "conversation": row, "reason": "waiting_human"})
+
+
 class ConsoleConsumer(ConversationSocket):
     operator: Operator
     site_ids: set[int]
     conversation_status: str = ""  # the open conversation's status, as last told
+    inbox_rows: _InboxRows
 
     # The conversation open in this console is `conversation_id`.
 
@@ -75,6 +137,9 @@ class ConsoleConsumer(ConversationSocket):
             return
         self.operator = operator
         self.site_ids = await database_sync_to_async(site_ids_for)(operator)
+        self.inbox_rows = _InboxRows(
+            send=self._send, site_ids=self.site_ids, interval=settings.CHATBOT_CONSOLE_INBOX_INTERVAL_S
+        )
         for site_id in self.site_ids:
             await self.channel_layer.group_add(events.inbox_group(site_id), self.channel_name)
         await self.accept()
@@ -93,6 +158,7 @@ class ConsoleConsumer(ConversationSocket):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "operator"):
             return
+        self.inbox_rows.stop()
         for site_id in self.site_ids:
             await self.channel_layer.group_discard(events.inbox_group(site_id), self.channel_name)
         await self._leave()
@@ -201,20 +267,16 @@ class ConsoleConsumer(ConversationSocket):
     # --- group events ---
 
     async def inbox_changed(self, event: dict[str, Any]) -> None:
-        row = await database_sync_to_async(selectors.inbox_row_get)(
-            conversation_id=event["conversation"], site_ids=self.site_ids
-        )
-        if row is None:
-            return
-        await self._send({"type": "conversation", "conversation": row, "kind": event["kind"]})
+        """A conversation on the operator's sites changed: its row is sent with the others that
+        change meanwhile (`_InboxRows`); a message of the open conversation that changed is sent
+        again at once."""
+        self.inbox_rows.changed(event["conversation"], event["kind"])
         if event.get("seq") is not None and event["conversation"] == self.conversation_id:
             frame = await database_sync_to_async(selectors.console_message_get)(
                 conversation_id=event["conversation"], seq=int(event["seq"])
             )
             if frame is not None:
                 await self._send({**frame, "type": "message_update"})
-        if event["kind"] == "handoff":
-            await self._send({"type": "notify", "conversation": row, "reason": "waiting_human"})
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         await self.delivery.stored(conversation_id=event["frame"]["conversation"], seq=int(event["frame"]["seq"]))

@@ -83,6 +83,12 @@ def inbox_rows(*, site_ids: Iterable[int]) -> list[dict[str, Any]]:
     return [inbox_row(c) for c in _with_inbox_fields(queryset).order_by("-updated_at")[:INBOX_LIMIT]]
 
 
+def inbox_rows_get(*, conversation_ids: Iterable[int], site_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The inbox rows of these conversations (those on `site_ids`), in one query."""
+    queryset = Conversation.objects.filter(pk__in=list(conversation_ids), site_id__in=list(site_ids))
+    return [inbox_row(c) for c in _with_inbox_fields(queryset).order_by("pk")]
+
+
 def inbox_row_get(*, conversation_id: int, site_ids: Iterable[int]) -> dict[str, Any] | None:
     conversation = _with_inbox_fields(
         Conversation.objects.filter(pk=conversation_id, site_id__in=list(site_ids))

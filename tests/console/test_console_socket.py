@@ -321,3 +321,60 @@ async def test_a_message_whose_sentiment_changes_is_updated_in_the_open_conversa
     )
     await widget.close()
     await console.close()
+
+
+def _conversations(site: Site, count: int) -> list[Conversation]:
+    from chatbot.conversations.models import Visitor
+
+    return [Conversation.objects.create(site=site, visitor=Visitor.objects.create(site=site)) for _ in range(count)]
+
+
+async def test_a_burst_of_inbox_changes_costs_a_console_a_few_reads_not_one_per_change(
+    people: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.console import selectors
+    from chatbot.conversations import events
+
+    settings.CHATBOT_CONSOLE_INBOX_INTERVAL_S = 0.5
+    reads: list[list[int]] = []
+    rows_get = selectors.inbox_rows_get
+
+    def counted(*, conversation_ids: Any, site_ids: Any) -> list[dict[str, Any]]:
+        reads.append(sorted(conversation_ids))
+        return rows_get(conversation_ids=conversation_ids, site_ids=site_ids)
+
+    monkeypatch.setattr(selectors, "inbox_rows_get", counted)
+    site = people["site"]
+    conversations = await database_sync_to_async(_conversations)(site, 3)
+    _, console = await open_console(await _cookie(people["alex"]))
+    for _ in range(10):
+        for conversation in conversations:
+            events.publish_inbox(site_id=site.pk, conversation_id=conversation.pk, kind="message")
+    seen: set[int] = set()
+    expected = {conversation.pk for conversation in conversations}
+    while seen != expected:
+        frame = await console.receive(timeout=5)
+        assert frame["type"] == "conversation" and frame["kind"] == "message"
+        seen.add(frame["conversation"]["id"])
+    assert await console.communicator.receive_nothing(timeout=1)
+    # 30 changes: the first read at once, the rest together at the end of the interval.
+    assert 1 <= len(reads) <= 3
+    assert set().union(*reads) == expected
+
+
+async def test_a_hand_off_is_read_and_alerted_at_once_inside_the_interval(people: Any, settings: Any) -> None:
+    from chatbot.conversations import events
+
+    settings.CHATBOT_CONSOLE_INBOX_INTERVAL_S = 30
+    site = people["site"]
+    first, second, third = await database_sync_to_async(_conversations)(site, 3)
+    _, console = await open_console(await _cookie(people["alex"]))
+    events.publish_inbox(site_id=site.pk, conversation_id=first.pk, kind="message")
+    assert (await console.receive(timeout=5))["conversation"]["id"] == first.pk  # the first change: at once
+    events.publish_inbox(site_id=site.pk, conversation_id=second.pk, kind="message")
+    assert await console.communicator.receive_nothing(timeout=1)  # held for the interval
+    events.publish_inbox(site_id=site.pk, conversation_id=third.pk, kind="handoff")
+    frames = await console.until(_is("notify"), timeout=5)
+    assert frames[-1]["conversation"]["id"] == third.pk
+    # What waited went out with it, each row once.
+    assert sorted(f["conversation"]["id"] for f in frames if f["type"] == "conversation") == [second.pk, third.pk]

@@ -71,3 +71,18 @@ def test_the_conversation_pane_has_a_place_for_the_complaint_badge(client: Clien
     response = client.get("/console/")
     assert response.status_code == 200
     assert b'<span data-ref="complaint"></span>' in response.content
+
+
+def test_the_rows_of_several_changed_conversations_are_one_query_and_only_the_operators_sites(
+    complained: Conversation, shop_site: Any, django_assert_num_queries: Any
+) -> None:
+    from chatbot.console.selectors import inbox_rows_get
+    from chatbot.sites.models import Site
+
+    other_site = Site.objects.create(key="other", name="Other shop")
+    calm = Conversation.objects.create(site=shop_site, visitor=Visitor.objects.create(site=shop_site))
+    elsewhere = Conversation.objects.create(site=other_site, visitor=Visitor.objects.create(site=other_site))
+    with django_assert_num_queries(1):
+        rows = inbox_rows_get(conversation_ids=[calm.pk, elsewhere.pk, complained.pk], site_ids=[shop_site.pk])
+    assert [row["id"] for row in rows] == sorted([complained.pk, calm.pk])
+    assert rows == [inbox_row_get(conversation_id=row["id"], site_ids=[shop_site.pk]) for row in rows]
