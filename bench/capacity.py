@@ -2,7 +2,7 @@
 
     python bench/capacity.py [--sessions 100,1000] [--duration 15] [--warm 3] [--responder none|echo|faq]
                              [--target-rate 1000] [--web-workers 1] [--server-env KEY=VALUE ...]
-                             [--profile DIR]
+                             [--profile DIR] [--consoles N]
 
 It starts the distributed stack on loopback the way `ws_load.py` does (database `chatbot_bench`
 flushed, migrated and set up; Redis db 13 flushed; uvicorn with DJANGO_DEBUG=0 and the abuse limits
@@ -29,6 +29,11 @@ are dropped between phases (the reply sweeper is off), so the figures are the we
 frame in, limits, commit, ack, publish, reply queued. `echo` and `faq` add a worker
 (CHATBOT_RESPONDER) on the same 2 cores.
 
+`--consoles N` keeps N operator consoles open on the demo site through the open loop (one operator,
+signed in with a session made by `manage.py shell`), each reading the live inbox: every stored
+message changes a conversation, and the consoles are told. `open_loop.consoles` gives how many
+frames each received.
+
 `--profile DIR` samples the uvicorn process with py-spy during every phase, the open loop's too
 (only the thread holding the GIL, i.e. where the Python time goes), and writes a flame graph
 (`chat-100.svg`, ..., `open-1000.svg`) and its collapsed stacks (`chat-100.txt`, ...) per phase
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -77,6 +83,8 @@ from ws_load import (  # noqa: E402
     send_schedule,
     wait_until,
 )
+
+from tests import processes  # noqa: E402
 
 try:
     import uvloop
@@ -318,6 +326,60 @@ def second_half(acks_by_send: list[tuple[float, float]]) -> list[float]:
     return [ack for sent, ack in acks_by_send if sent >= middle]
 
 
+CONSOLE_LOGIN = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from chatbot.console.models import Operator, Role
+from chatbot.sites.models import Site
+site = Site.objects.get(key={site!r})
+user, _ = get_user_model().objects.get_or_create(username="bench-console")
+defaults = {{"role": Role.OPERATOR, "organisation": site.organisation}}
+operator, _ = Operator.objects.get_or_create(user=user, defaults=defaults)
+operator.sites.add(site)
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print("session", session.session_key)
+"""
+
+
+async def consoles_open(stack: Stack, count: int) -> list[tuple[Any, asyncio.Task[int]]]:
+    """`count` operator consoles on the demo site, signed in as one operator, each reading its
+    frames (the live inbox) until closed; what each task returns is how many it got."""
+    import websockets
+
+    output = processes.manage("shell", "-c", CONSOLE_LOGIN.format(site=stack.args.site), env=stack.env)
+    key = next(line.split()[1] for line in output.splitlines() if line.startswith("session "))
+    host = f"127.0.0.1:{stack.port}"
+    consoles = []
+    for _ in range(count):
+        socket = await websockets.connect(
+            f"ws://{host}/ws/console/",
+            origin=f"http://{host}",  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"sessionid={key}"},
+            max_size=None,
+        )
+
+        async def read(socket: Any = socket) -> int:
+            frames = 0
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for _ in socket:
+                    frames += 1
+            return frames
+
+        consoles.append((socket, asyncio.create_task(read())))
+    log(f"{count} console(s) open")
+    return consoles
+
+
+async def consoles_close(consoles: list[tuple[Any, asyncio.Task[int]]]) -> list[int]:
+    for socket, _ in consoles:
+        await socket.close()
+    return [await task for _, task in consoles]
+
+
 async def open_loop(
     args: argparse.Namespace, stack: Stack, chat_url: str, headers: dict[str, str], meter: CpuMeter
 ) -> dict[str, Any]:
@@ -331,6 +393,7 @@ async def open_loop(
         chat_url, phase, headers, n, args.connect_batch, args.connect_timeout, factory=LoopSession
     )
     schedule = send_schedule(n, rate, args.duration, seed=7 + n)
+    consoles = await consoles_open(stack, args.consoles) if args.consoles else []
     before = meter.snapshot()
     profiler = profile_start(args, stack, f"open-{n}") if args.profile else None
     load = await run_load(sessions, phase, schedule, args.duration, args.drain, want_replies=False)
@@ -338,6 +401,7 @@ async def open_loop(
     if profiler is not None:
         profiler.wait(timeout=60)
     await close_all(sessions, phase)
+    console_frames = await consoles_close(consoles)
     lat = load["latency_ms"]
     log(f"open loop: {load['achieved_msgs_per_s']}/s, p50 {lat['p50']} ms, p99 {lat['p99']} ms")
     return {
@@ -350,6 +414,7 @@ async def open_loop(
         "latency_ms_second_half": latency_ms(second_half(phase.acks_by_send)),
         "latency_ms_by_second": by_second(phase.acks_by_send),
         "cpu": cpu,
+        **({"consoles": {"open": len(consoles), "frames_received": console_frames}} if consoles else {}),
         "order": {"acks_out_of_order": phase.out_of_order, "acked_twice": phase.acked_twice},
         "database": database_check(stack, phase),
         "purged_reply_backlog": stack.purge_inference_queue(),
@@ -384,10 +449,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--web-workers", type=int, default=1)
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--profile", metavar="DIR", help="py-spy flame graphs of the server per phase into DIR")
+    parser.add_argument(
+        "--consoles",
+        type=int,
+        default=0,
+        help="operator consoles open on the demo site during the open loop (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     args.sessions = [int(x) for x in args.sessions.split(",") if x.strip()]
     if not args.sessions or min(args.sessions) < 1 or args.web_workers < 1:
         parser.error("--sessions and --web-workers need positive integers")
+    if args.consoles < 0:
+        parser.error("--consoles must not be negative")
     if args.duration <= 0 or args.warm < 0 or args.target_rate < 0:
         parser.error("--duration must be positive, --warm and --target-rate not negative")
     for item in args.server_env:
