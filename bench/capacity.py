@@ -29,10 +29,10 @@ are dropped between phases (the reply sweeper is off), so the figures are the we
 frame in, limits, commit, ack, publish, reply queued. `echo` and `faq` add a worker
 (CHATBOT_RESPONDER) on the same 2 cores.
 
-`--consoles N` keeps N operator consoles open on the demo site through the open loop (one operator,
-signed in with a session made by `manage.py shell`), each reading the live inbox: every stored
-message changes a conversation, and the consoles are told. `open_loop.consoles` gives how many
-frames each received.
+`--consoles N` keeps N operator consoles open on the demo site through the open loop (one
+operator, made by `console_user`, signed in with a session made in `manage.py shell`), each reading
+the live inbox: every stored message changes a conversation, and the consoles are told.
+`open_loop.consoles` gives how many frames each received.
 
 `--profile DIR` samples the uvicorn process with py-spy during every phase, the open loop's too
 (only the thread holding the GIL, i.e. where the Python time goes), and writes a flame graph
@@ -329,13 +329,9 @@ def second_half(acks_by_send: list[tuple[float, float]]) -> list[float]:
 CONSOLE_LOGIN = """
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
-from chatbot.console.models import Operator, Role
-from chatbot.sites.models import Site
-site = Site.objects.get(key={site!r})
-user, _ = get_user_model().objects.get_or_create(username="bench-console")
-defaults = {{"role": Role.OPERATOR, "organisation": site.organisation}}
-operator, _ = Operator.objects.get_or_create(user=user, defaults=defaults)
-operator.sites.add(site)
+from django.core.management import call_command
+call_command("console_user", "bench-console", "--role", "operator", "--site", {site!r}, "--password", "bench-console")
+user = get_user_model().objects.get(username="bench-console")
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)
 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

@@ -90,10 +90,8 @@ def inbox_rows_get(*, conversation_ids: Iterable[int], site_ids: Iterable[int]) 
 
 
 def inbox_row_get(*, conversation_id: int, site_ids: Iterable[int]) -> dict[str, Any] | None:
-    conversation = _with_inbox_fields(
-        Conversation.objects.filter(pk=conversation_id, site_id__in=list(site_ids))
-    ).first()
-    return inbox_row(conversation) if conversation is not None else None
+    rows = inbox_rows_get(conversation_ids=[conversation_id], site_ids=site_ids)
+    return rows[0] if rows else None
 
 
 def console_message_frame(message: Message) -> dict[str, Any]:
