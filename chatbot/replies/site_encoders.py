@@ -20,6 +20,7 @@ from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
 from chatbot.replies.faq_index import faq_embed_stale, site_language
+from chatbot.replies.loading import encoder_location
 from chatbot.sites.models import Site
 from intents.embedder_training import (
     EmbedderTrainingConfig,
@@ -65,10 +66,13 @@ def site_encoder_train(
             "Chinese entries need a sentence encoder that reads Chinese (CHATBOT_EMBEDDING_MODEL_ZH) to fine-tune; "
             "without one they are matched by character n-grams"
         )
-    base = settings.CHATBOT_EMBEDDING_MODEL_ZH if language == CHINESE else ""
+    base = encoder_location(settings.CHATBOT_EMBEDDING_MODEL_ZH if language == CHINESE else "")
     config = replace(
         config or EmbedderTrainingConfig(),
-        base_model=(config.base_model if config else None) or base or settings.CHATBOT_EMBEDDING_MODEL or None,
+        base_model=(config.base_model if config else None)
+        or base
+        or encoder_location(settings.CHATBOT_EMBEDDING_MODEL)
+        or None,
         device=settings.CHATBOT_DEVICE,
     )
     groups = site_phrasings(site, language)

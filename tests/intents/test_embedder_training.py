@@ -1,15 +1,18 @@
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from intents.embedder_training import (
+    LARGE_VOCABULARY,
     TRAINING_FILE,
     EmbedderTrainingConfig,
     EmbedderTrainingError,
     PhrasingGroup,
     _batches,
+    _trainable,
     embedder_fine_tune,
     trained_fingerprint,
     training_fingerprint,
@@ -99,3 +102,26 @@ def test_fine_tuning_the_bundled_minilm_brings_alternatives_closer_to_their_own_
     trained = SentenceTransformerEmbedder.load(str(tmp_path / "site"))
     assert trained.dimension == 384
     assert margins(trained) > before + 0.1
+
+
+def _tiny_encoder(vocabulary: int) -> Any:
+    """BERT's parameter naming in small: token embeddings and one layer above them."""
+    import torch
+
+    return torch.nn.ModuleDict(
+        {
+            "embeddings": torch.nn.ModuleDict({"word_embeddings": torch.nn.Embedding(vocabulary, 2)}),
+            "layer": torch.nn.Linear(2, 2),
+        }
+    )
+
+
+def test_a_large_vocabulary_is_kept_as_it_is_and_the_layers_above_it_are_trained() -> None:
+    large = _tiny_encoder(LARGE_VOCABULARY + 1)
+    trained = _trainable(large, None)
+    assert len(trained) == 2  # the layer's weight and bias
+    assert not large["embeddings"]["word_embeddings"].weight.requires_grad
+    small = _tiny_encoder(30_522)  # MiniLM's
+    assert len(_trainable(small, None)) == 3
+    assert len(_trainable(small, True)) == 2  # the setting overrides the rule either way
+    assert len(_trainable(large, False)) == 3

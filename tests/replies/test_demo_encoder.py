@@ -50,3 +50,11 @@ def test_the_demo_trains_its_english_encoder_before_tuning_each_languages_gate(s
 def test_no_finetune_serves_the_deployments_encoder_and_still_tunes_the_gates(steps: list[tuple[str, str]]) -> None:
     call_command("demo_setup", "--no-admin", "--no-finetune", stdout=StringIO())
     assert steps == [("reset", "en"), ("embed", ""), ("tune", "en"), ("tune", "zh-hans")]
+
+
+def test_with_a_chinese_encoder_configured_the_demo_trains_its_chinese_encoder_too(
+    steps: list[tuple[str, str]], settings: Any
+) -> None:
+    settings.CHATBOT_EMBEDDING_MODEL_ZH = "e5-small"
+    call_command("demo_setup", "--no-admin", stdout=StringIO())
+    assert steps == [("train", "en"), ("train", "zh-hans"), ("embed", ""), ("tune", "en"), ("tune", "zh-hans")]

@@ -69,8 +69,15 @@ DEMO_QUESTIONS_ZH = DEMO_QUESTIONS.with_name("demo_faq_questions_zh.json")
 # Each language's gate is tuned on labelled questions in that language.
 DEMO_QUESTIONS_BY_LANGUAGE = {"en": DEMO_QUESTIONS, "zh-hans": DEMO_QUESTIONS_ZH}
 # The languages whose questions the demo answers with an encoder fine-tuned on its FAQ
-# (`encoder_finetune`): English, where it answered more questions right on the development split.
+# (`encoder_finetune`): English, where it answered more questions right on the development split, and
+# Chinese where the deployment has an encoder that reads it (CHATBOT_EMBEDDING_MODEL_ZH).
 DEMO_FINETUNED_LANGUAGES = ("en",)
+
+
+def demo_finetuned_languages() -> tuple[str, ...]:
+    return DEMO_FINETUNED_LANGUAGES + (("zh-hans",) if settings.CHATBOT_EMBEDDING_MODEL_ZH else ())
+
+
 # Example plans: name, monthly answer quota, API calls per minute per key (None: unlimited).
 DEMO_PLANS = (("free", 1_000, 30), ("pro", 50_000, 600), ("enterprise", None, None))
 
@@ -112,7 +119,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Extra allowed origins: {', '.join(settings.CHATBOT_DEMO_ORIGINS)}")
         if not options["no_embed"]:
             # The encoder first: each entry is then embedded once, by the encoder that serves it.
-            for language in DEMO_FINETUNED_LANGUAGES:
+            for language in demo_finetuned_languages():
                 if options["no_finetune"]:
                     site_encoder_reset(site=site, language=language)
                     continue
