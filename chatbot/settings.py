@@ -347,6 +347,11 @@ CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = 
 # no Chinese. Either setting takes "e5-small".
 CHATBOT_EMBEDDING_MODEL_ZH = env_str("CHATBOT_EMBEDDING_MODEL_ZH", "")
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
+# Sites' own fine-tuned encoders (`encoder_finetune`) a process keeps loaded, the most recently used: each
+# is a copy of its base model (MiniLM about 90 MB, e5-small about 470 MB), so this bounds a worker's memory.
+CHATBOT_SITE_ENCODERS_KEPT = env_int("CHATBOT_SITE_ENCODERS_KEPT", 8)
+if CHATBOT_SITE_ENCODERS_KEPT < 1:
+    raise ImproperlyConfigured("CHATBOT_SITE_ENCODERS_KEPT must be at least 1.")
 # Lowest FAQ match score the bot answers with (new sites' default). 0.45 measured best on the demo
 # FAQ's held-out paraphrases (bench/faq_retrieval.py): 71% answered right, 80% of off-topic refused.
 # hybrid: dense (phrasings, answer, answer sentences), BM25 and word coverage fused by a reranker, with

@@ -29,8 +29,19 @@ _ASKS_FOR_HUMAN = re.compile(
     r"|转人工|人工客服|人工服务|(找|接|要|叫)(个)?人工|真人(客服)?|找(个)?客服|(找|叫)(个)?(工作人员|活人)",
     re.IGNORECASE,
 )
-# A follow-up that points back at the previous question ("and how long does *that* take?").
+# Words that make a mention of a person a question about *when* one can be reached ("can I talk to a
+# human on Sunday?", "礼拜天能找到人工客服吗"): that asks for the opening hours, which the FAQ may answer.
+# Bare "hours" and 时间 are left out: "I've waited for hours, get me a human" asks for a person now.
+_ASKS_WHEN = re.compile(
+    r"\b(when|what time|which days?|(opening|office|business|support|working) hours|open|opening times?|"
+    r"weekends?|(mon|tues|wednes|thurs|fri|satur|sun)days?|holidays?|bank holiday|tonight|tomorrow|evenings?|"
+    r"at night|overnight|24/7|around the clock)\b"
+    r"|什么时候|几点|哪天|哪几天|周末|礼拜[一二三四五六天日]?|星期[一二三四五六天日]|周[一二三四五六日天]|节假日|假期|"
+    r"晚上|夜里|早上|上午|下午|(上班|工作|服务|营业|在线)时间|上班|下班|24小时",
+    re.IGNORECASE,
+)
 ASKED_FOR_HUMAN_REASON = "customer asked for a person"
+# A follow-up that points back at the previous question ("and how long does *that* take?").
 _REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|those|these|they|them|one)\b", re.IGNORECASE)
 _FOLLOW_UP_MAX_WORDS = 10
 
@@ -62,6 +73,11 @@ class Decision:
 
 def asks_for_human(text: str) -> bool:
     return bool(_ASKS_FOR_HUMAN.search(text))
+
+
+def asks_when_people_are_available(text: str) -> bool:
+    """A mention of a person that asks when one can be reached, rather than for one now."""
+    return asks_for_human(text) and bool(_ASKS_WHEN.search(text))
 
 
 def retrieval_query(history: Sequence[Turn]) -> str:
@@ -110,8 +126,16 @@ def decide(
 ) -> Decision:
     """The gate. `candidates` are the FAQ matches, best first. When the site has an intent model:
     `oos_probability` is its probability that the question is out of scope, and `intent` its
-    prediction as (name, probability, action), the action being the site's for that intent."""
+    prediction as (name, probability, action), the action being the site's for that intent.
+
+    A customer who asks for a person is handed to one at once, except when they ask *when* one can be
+    reached: then an FAQ entry that clearly answers it (the opening hours) is the reply, and only
+    otherwise are they handed over."""
     if asks_for_human(question):
+        if asks_when_people_are_available(question):
+            decision = _faq_decision(candidates, history, policy, oos_probability)
+            if decision.action == "answer":
+                return decision
         return Decision("handoff", ASKED_FOR_HUMAN_REASON, escalate=True)
     if intent is not None and intent[1] >= policy.intent_confidence:
         name, probability, action = intent
@@ -119,6 +143,13 @@ def decide(
             return Decision("handoff", f"intent {name} p={probability:.2f}", escalate=True)
         if action in ("smalltalk", "custom"):
             return Decision("answer", f"intent {name} p={probability:.2f}", intent_reply=True)
+    return _faq_decision(candidates, history, policy, oos_probability)
+
+
+def _faq_decision(
+    candidates: Sequence[Candidate], history: Sequence[Turn], policy: GatePolicy, oos_probability: float | None
+) -> Decision:
+    """Answer, clarify or hand off on the FAQ matches alone."""
     best = candidates[0] if candidates else None
     if oos_probability is not None and oos_probability >= policy.oos_probability:
         return _cannot_answer(f"oos p={oos_probability:.2f}", history, policy)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from intents.gate import asks_for_human
+from intents.gate import asks_for_human, asks_when_people_are_available
 from intents.redaction import redact
 
 SOURCES: tuple[str, ...] = ("operator_reply", "liked_answer", "faq")  # best first: wins a duplicate
@@ -191,7 +191,7 @@ def operator_reply_pairs(
             if answer:
                 flush()
                 question, answer = [], []
-            if not asks_for_human(message.text):
+            if not asks_for_human(message.text) or asks_when_people_are_available(message.text):
                 question.append(message)
         elif message.sender == "operator":
             if question:

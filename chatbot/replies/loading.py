@@ -117,7 +117,6 @@ def embedder_for(language: str) -> Embedder:
     return _language_embedder_cache.get(setting, load)
 
 
-SITE_ENCODERS_KEPT = 8  # sites' own encoders kept loaded in a process, the most recently used
 _site_encoders: OrderedDict[str, Embedder] = OrderedDict()
 _site_encoders_guard = threading.Lock()
 
@@ -136,7 +135,7 @@ def site_encoder_at(location: Path) -> Embedder:
         embedder = SentenceTransformerEmbedder.load(key, device=settings.CHATBOT_DEVICE)
         logger.info("loaded site encoder %s", key)
         _site_encoders[key] = embedder
-        while len(_site_encoders) > SITE_ENCODERS_KEPT:
+        while len(_site_encoders) > settings.CHATBOT_SITE_ENCODERS_KEPT:
             _site_encoders.popitem(last=False)
         return embedder
 
@@ -274,7 +273,7 @@ def off_topic_vectors(embedder: Embedder, language: str = ENGLISH) -> Vectors:
     with _off_topic_caches_guard:
         cache = _off_topic_caches.setdefault(key, ModelCache())
         _off_topic_caches.move_to_end(key)
-        while len(_off_topic_caches) > 2 * SITE_ENCODERS_KEPT:
+        while len(_off_topic_caches) > 2 * settings.CHATBOT_SITE_ENCODERS_KEPT:
             _off_topic_caches.popitem(last=False)
     return cache.get(embedder.model_name, embed)
 

@@ -88,6 +88,44 @@ def test_mentioning_people_is_not_asking_for_one(text: str) -> None:
     assert not asks_for_human(text)
 
 
+HOURS = Candidate(4, "What are your customer service opening hours?", 0.71)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I talk to a human on Sunday?",
+        "when can I speak to a real person?",
+        "what time can I chat with an agent tomorrow?",
+        "礼拜天能找到人工客服吗",
+        "人工客服几点上班",
+        "周末有人工服务吗",
+    ],
+)
+def test_asking_when_a_person_can_be_reached_is_answered_from_the_faq(text: str) -> None:
+    decision = decide(question=text, candidates=[HOURS, RETURNS], policy=POLICY)
+    assert (decision.action, decision.candidates) == ("answer", (HOURS,))
+
+
+def test_asking_when_a_person_can_be_reached_escalates_when_the_faq_cannot_answer_it() -> None:
+    decision = decide(question="can I talk to a human on Sunday?", candidates=[Candidate(4, "x", 0.2)], policy=POLICY)
+    assert (decision.action, decision.escalate, decision.reason) == ("handoff", True, "customer asked for a person")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've waited for hours, let me talk to a human",
+        "talk to a person now please",
+        "浪费我时间，转人工",
+        "我要转人工",
+    ],
+)
+def test_asking_for_a_person_now_escalates_even_when_an_entry_matches(text: str) -> None:
+    decision = decide(question=text, candidates=[HOURS], policy=POLICY)
+    assert (decision.action, decision.escalate) == ("handoff", True)
+
+
 def test_a_second_unanswerable_question_in_a_row_escalates() -> None:
     history = [
         Turn("customer", "what's the weather"),

@@ -43,6 +43,16 @@ def test_a_request_for_a_person_is_not_part_of_the_question() -> None:
     assert pairs_of(messages) == [("Can I pay by invoice?", "Yes, for business customers.")]
 
 
+def test_asking_when_a_person_can_be_reached_is_a_question_the_operator_answers() -> None:
+    messages = [
+        LoggedMessage(1, "customer", "can I talk to a human on Sunday?"),
+        LoggedMessage(2, "operator", "Not on Sundays, but on Saturday from 10:00 to 14:00."),
+    ]
+    assert pairs_of(messages) == [
+        ("can I talk to a human on Sunday?", "Not on Sundays, but on Saturday from 10:00 to 14:00.")
+    ]
+
+
 def test_what_the_bot_already_answered_is_not_paired_with_a_later_operator_message() -> None:
     messages = [
         LoggedMessage(1, "customer", "Opening hours?"),

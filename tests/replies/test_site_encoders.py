@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chatbot.knowledge.models import FaqEntry
+from chatbot.replies import loading
 from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_embedder
 from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
@@ -143,3 +144,29 @@ def test_the_command_refuses_an_unknown_site_and_bad_settings(shop: Site) -> Non
         call_command("encoder_finetune", "--site", "shop", "--language", "zh-hans")
     shop.refresh_from_db()
     assert shop.embedding_models == {}
+
+
+def test_a_process_keeps_only_as_many_site_encoders_loaded_as_configured(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[str] = []
+
+    def load(location: str, *, device: str) -> object:
+        loads.append(location)
+        return object()
+
+    monkeypatch.setattr(loading.SentenceTransformerEmbedder, "load", load)
+    monkeypatch.setattr(loading, "_site_encoders", type(loading._site_encoders)())
+    settings.CHATBOT_SITE_ENCODERS_KEPT = 2
+    first, second, third = (tmp_path / name for name in ("a", "b", "c"))
+    for folder in (first, second, third):
+        folder.mkdir()
+
+    kept = loading.site_encoder_at(first)
+    assert loading.site_encoder_at(first) is kept  # loaded once
+    loading.site_encoder_at(second)
+    loading.site_encoder_at(third)  # the least recently used (first) goes
+    loading.site_encoder_at(second)
+    loading.site_encoder_at(first)  # loaded again
+
+    assert loads == [str(first), str(second), str(third), str(first)]
