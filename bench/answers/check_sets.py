@@ -10,7 +10,10 @@ Checks, for every split:
 - every `expect` names real FAQ questions (`|`-separated);
 - every `must` compiles and matches (case-insensitively, re.search) the answer of every expected entry;
 - no `forbid` pattern matches the answer of any expected entry, nor that answer behind the lead-in a
-  yes/no reply may get ("No, " for yesno "no", "Yes, " for yesno "yes");
+  yes/no reply may get ("No, " for yesno "no", "Yes, " for yesno "yes"); for yesno "no", the answer
+  without its own opening "Yes," (written for the entry's question, not this one), which the reply
+  drops where the passage does not answer yes to this question;
+- every yes/no item whose answer is "no" has a forbid pattern that catches a reply opening with "yes";
 - every yes/no item whose answer is "no" has at least one forbid pattern;
 - every in-scope question of the gate's tuning file names a real FAQ question;
 - no question (in-scope text, off-topic text, follow-up turn) equals or near-duplicates (token Jaccard
@@ -49,6 +52,8 @@ TARGETS = {
 MIN_YESNO_SHARE = 0.4
 MIN_NO_SHARE_OF_YESNO = 0.5
 LEAD_IN = {"no": "No, ", "yes": "Yes, "}
+# An FAQ answer's own opening "yes", written for its entry's question (`intents.generation.verifier`).
+OPENING_YES = re.compile(r"^\s*(?:yes|of course|sure)\b[\s,.!:;\u2014-]*", re.IGNORECASE)
 # Per language: the FAQ, the gate's tuning file, the splits, their size targets and the lead-in a
 # yes/no reply may get before the FAQ's answer.
 LANGUAGES: dict[str, dict[str, Any]] = {
@@ -60,6 +65,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         "probes": None,
         "targets": TARGETS,
         "lead_in": LEAD_IN,
+        "opening_yes": OPENING_YES,
     },
     "zh": {
         "faq": ROOT / "chatbot/knowledge/demo_faq_zh.json",
@@ -72,6 +78,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
             "dev": {"in_scope": 63, "out_of_scope": 15, "followups": 8},
         },
         "lead_in": {"no": "不，", "yes": "是的，"},
+        "opening_yes": re.compile(r"^\s*(?:可以|有的|是的|当然)[\u3002\uff0c\uff01]\s*"),
     },
 }
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -106,7 +113,13 @@ def compile_pattern(pattern: Any, where: str, errors: list[str]) -> re.Pattern[s
 
 
 def check_item(
-    item: Any, where: str, answers: dict[str, str], errors: list[str], followup: bool, lead_in: dict[str, str]
+    item: Any,
+    where: str,
+    answers: dict[str, str],
+    errors: list[str],
+    followup: bool,
+    lead_in: dict[str, str],
+    opening_yes: re.Pattern[str],
 ) -> list[str]:
     """Check one in-scope or follow-up item; returns the FAQ questions it expects."""
     if not isinstance(item, dict):
@@ -146,19 +159,36 @@ def check_item(
         return expected
     if yesno == "no" and not item["forbid"]:
         errors.append(f"{where}: a yes/no item whose answer is 'no' needs at least one forbid pattern")
-    for pattern in item["forbid"]:
-        forbid = compile_pattern(pattern, f"{where} forbid", errors)
+    correct = {question: _correct_replies(answers[question], yesno, lead_in, opening_yes) for question in expected}
+    patterns = [(pattern, compile_pattern(pattern, f"{where} forbid", errors)) for pattern in item["forbid"]]
+    if yesno == "no":
+        for question in expected:
+            # "Yes, " before the answer, and the answer as written where it opens with its own yes
+            answer = answers[question]
+            for opened in {lead_in["yes"] + opening_yes.sub("", answer, count=1), answer} - set(correct[question]):
+                if not any(forbid is not None and forbid.search(opened) for _, forbid in patterns):
+                    errors.append(f"{where}: no forbid pattern catches a reply opening with yes: {opened[:40]!r}...")
+    for pattern, forbid in patterns:
         if forbid is None:
             continue
         for question in expected:
-            replies = [answers[question]] + ([lead_in[yesno] + answers[question]] if yesno else [])
-            for reply in replies:
+            for reply in correct[question]:
                 if hit := forbid.search(reply):
                     errors.append(
                         f"{where}: forbid {pattern!r} matches the correct reply {reply[:60]!r}... at {hit.group(0)!r}"
                     )
                     break
     return expected
+
+
+def _correct_replies(
+    answer: str, yesno: str | None, lead_in: dict[str, str], opening_yes: re.Pattern[str]
+) -> list[str]:
+    """The replies that answer the item rightly: the FAQ answer, and behind the yes/no lead-in; for a
+    "no" item, the answer without its own opening "Yes," (the reply drops it there)."""
+    if yesno == "no":
+        answer = opening_yes.sub("", answer, count=1)
+    return [answer] + ([lead_in[yesno] + answer] if yesno else [])
 
 
 def check_split(
@@ -168,6 +198,7 @@ def check_split(
     errors: list[str],
     targets: dict[str, dict[str, int]],
     lead_in: dict[str, str],
+    opening_yes: re.Pattern[str],
 ) -> dict[str, Any]:
     if not isinstance(data, dict) or set(data) != {"in_scope", "out_of_scope", "followups"}:
         errors.append(f"{name}: top level must be an object with exactly in_scope, out_of_scope, followups")
@@ -175,14 +206,14 @@ def check_split(
     covered: dict[str, int] = {q: 0 for q in answers}
     yesno = yesno_no = 0
     for i, item in enumerate(data["in_scope"]):
-        for question in check_item(item, f"{name}.in_scope[{i}]", answers, errors, False, lead_in):
+        for question in check_item(item, f"{name}.in_scope[{i}]", answers, errors, False, lead_in, opening_yes):
             covered[question] += 1
         if isinstance(item, dict) and item.get("yesno") in lead_in:
             yesno += 1
             yesno_no += item["yesno"] == "no"
     followup_covered: set[str] = set()
     for i, item in enumerate(data["followups"]):
-        followup_covered.update(check_item(item, f"{name}.followups[{i}]", answers, errors, True, lead_in))
+        followup_covered.update(check_item(item, f"{name}.followups[{i}]", answers, errors, True, lead_in, opening_yes))
     for i, text in enumerate(data["out_of_scope"]):
         if not (isinstance(text, str) and text.strip()):
             errors.append(f"{name}.out_of_scope[{i}]: must be a non-empty string")
@@ -318,7 +349,9 @@ def main() -> int:
     data = {name: json.loads(Path(path).read_text(encoding="utf-8")) for name, path in splits.items()}
     report: dict[str, Any] = {
         "splits": {
-            name: check_split(name, d, answers, errors, language["targets"], language["lead_in"])
+            name: check_split(
+                name, d, answers, errors, language["targets"], language["lead_in"], language["opening_yes"]
+            )
             for name, d in data.items()
         }
     }

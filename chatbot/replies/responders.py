@@ -3,7 +3,9 @@ model when generation is on, from the models this process has loaded (chatbot.re
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -19,10 +21,11 @@ from intents.echo import EchoResponder
 from intents.generation.prompting import PromptBuilder
 from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
-from intents.generation.verifier import Verifier, faq_answer_for
-from intents.languages import ENGLISH, base_language, normalise_language
+from intents.generation.verifier import Verifier, chinese_faq_answer_for, faq_answer_for
+from intents.languages import CHINESE, ENGLISH, base_language, normalise_language
+from intents.lexical import ChineseWords
 from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
-from intents.types import Responder
+from intents.types import FaqDocument, Responder
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,17 @@ def intent_router_for(*, site: Site) -> IntentRouter | None:
     return IntentRouter(intent_classifier_get(directory, stamp=stamp), routes)
 
 
+def _answer_text(site: Site, language: str) -> Callable[[str, FaqDocument], str] | None:
+    """How the FAQ answer is fitted to the question: in English with a verified "Yes."/"No." lead-in
+    (or without the answer's own "Yes," where it does not hold); in Chinese without the answer's own
+    opening 可以/有的 where the question asks beyond the passage. None for other languages."""
+    if base_language(language) == ENGLISH:
+        return faq_answer_for
+    if language == CHINESE:
+        return functools.partial(chinese_faq_answer_for, words=ChineseWords(site.segmentation_terms or ()))
+    return None
+
+
 def responder_for(*, site: Site, language: str | None = None) -> Responder:
     """The site's responder for a question in `language` (default: the site's): the gate over its FAQ
     entries in that language and its intents, and when generation is on and the dialogue model speaks
@@ -64,8 +78,7 @@ def responder_for(*, site: Site, language: str | None = None) -> Responder:
         index=faq_index_get(site=site, language=language),
         policy=site_gate_policy(site, language),
         intents=intent_router_for(site=site) if language == site_language(site, None) else None,
-        # The yes/no lead-in reads English questions and passages only.
-        answer_text=faq_answer_for if settings.CHATBOT_ANSWER_LEAD_IN and base_language(language) == ENGLISH else None,
+        answer_text=_answer_text(site, language) if settings.CHATBOT_ANSWER_LEAD_IN else None,
     )
     speaks = {normalise_language(code) for code in settings.CHATBOT_GENERATOR_LANGUAGES}
     generator = generator_get() if language in speaks else None

@@ -35,6 +35,7 @@ import numpy as np
 
 from intents.embeddings import Embedder
 from intents.generation.grounding import SENTENCE_END, unsupported_facts
+from intents.lexical import ChineseWords
 from intents.types import FaqDocument
 from intents.words import NEGATIONS, SENTENCE, is_content, sentences, stem, tokens
 
@@ -57,6 +58,7 @@ _YES_NO_QUESTION = re.compile(
 # Stems whose affirmation answers "no" to a question about the other (price words against "free").
 _PRICED = ("paid", "pay", "charg", "cost", "fee", "price", "extra")
 _OPPOSITES: dict[str, tuple[str, ...]] = {**{word: ("free",) for word in _PRICED}, "free": _PRICED}
+_FREE_OF = re.compile(r"\b([a-z]+)-free\b")  # "interest-free", "duty-free": without interest, duty
 _PRICE = re.compile(r"[€£$]\s?\d|\d\s?(?:eur|gbp|usd)\b", re.IGNORECASE)
 
 
@@ -65,9 +67,13 @@ def polarities(text: str) -> dict[str, set[bool]]:
     found: dict[str, set[bool]] = {}
     clauses = (clause for sentence in SENTENCE.findall(text) for clause in _CLAUSE.split(sentence))
     for clause in clauses:
-        words = tokens(clause)
+        lowered = clause.lower()
+        words = tokens(_FREE_OF.sub("free", lowered))
         if words and words[0] in _CONDITIONS:
             continue  # "if the first hasn't shipped yet, ...": a condition asserts nothing
+        for absent in _FREE_OF.findall(lowered):  # "interest-free instalments": there is no interest
+            if is_content(absent):
+                found.setdefault(stem(absent), set()).add(False)
         reach = 0
         for word in words:
             if word in NEGATIONS:
@@ -158,9 +164,22 @@ class Passage:
         priced = "free" in asked and _PRICE.search(sentence) is not None and "free" not in stated
         if negated or opposite or priced:
             return "no"
-        if opening_stance(self.answer) == "yes" and sentence == answer_sentences[0] and most * 2 >= len(asked):
+        if (
+            opening_stance(self.answer) == "yes"
+            and sentence == answer_sentences[0]
+            and most * 2 >= len(asked)
+            and self._asks_nothing_beyond()
+        ):
             return "yes"  # the answer's "Yes," answers this question too: it shares half its words
         return None
+
+    def _asks_nothing_beyond(self) -> bool:
+        """Every word and figure of the question is in the passage. The answer's own "Yes," was written
+        for its FAQ question; a question that adds a place, a day, a product or an amount the passage
+        does not name ("a €300 gift card?" against cards "from €10 to €250", "the Dutch rate if I live
+        in France?") may have another answer, so it gets no "Yes"."""
+        asked = [w for w in tokens(self.question) if is_content(w)]
+        return all(self.supports_word(w) for w in asked) and not unsupported_facts(self.question, [self.text])
 
 
 @dataclass
@@ -250,6 +269,36 @@ def faq_answer_for(question: str, document: FaqDocument) -> str:
         return document.answer
     rest = _OPENING_WORD.sub("", document.answer, count=1)
     return rest[:1].upper() + rest[1:] if rest else document.answer
+
+
+# A Chinese FAQ answer's own opening answer to its entry's question: 可以, 有的, 是的 ... and its stop.
+_OPENING_YES_ZH = re.compile(
+    r"^\s*(?:\u53ef\u4ee5|\u6709\u7684|\u662f\u7684|\u5f53\u7136)\s*[\u3002\uff0c\uff01,.!]\s*"
+)
+_CHINESE_WORDS = ChineseWords()
+_MODALS_ZH = "能可会要想"
+# A Chinese yes/no question: a closing 吗 (么, 嘛), or an A-not-A or 是否-type question anywhere in it.
+_YES_NO_QUESTION_ZH = re.compile(
+    r"[吗么嘛][\s?!.\uff1f\uff01\u3002]*$|能不能|可不可以|是不是|有没有|是否|会不会|要不要|行不行|可否|能否|需不需要|用不用|支不支持"
+)
+
+
+def chinese_faq_answer_for(question: str, document: FaqDocument, words: ChineseWords = _CHINESE_WORDS) -> str:
+    """The Chinese FAQ answer as the reply to this question. Its opening 可以 or 有的 answers the
+    entry's own question; it is kept only where the question asks nothing the passage does not name,
+    and dropped where it adds a day, a place, an amount or a thing (周日能送到吗 against "Monday to
+    Friday", 西班牙 against a list of countries, 58 euros against "from 60"), whose answer may be no,
+    and where the question is not a yes/no question at all ("how much", "where").
+    (`words`: the site's, so its product names count as one word each.)"""
+    opening = _OPENING_YES_ZH.match(document.answer)
+    if opening is None or not document.answer[opening.end() :].strip():
+        return document.answer
+    offered = words.content(f"{document.question}\n{document.answer}", all_words=True)
+    # jieba glues a modal to its verb (能寄到, 能发): the verb is what must be in the passage.
+    asked = {word.lstrip(_MODALS_ZH) or word for word in words.content(question)}
+    if _YES_NO_QUESTION_ZH.search(question.strip()) and asked <= offered:
+        return document.answer
+    return document.answer[opening.end() :]
 
 
 def lead_in(passage: Passage) -> str:

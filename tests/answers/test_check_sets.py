@@ -97,3 +97,19 @@ def test_a_probe_the_patterns_judge_otherwise_is_an_error(tmp_path: Path) -> Non
         error.startswith(f"probes[{first}]: ") and "judged correct, meant contradiction" in error
         for error in report["errors"]
     )
+
+
+def test_a_no_item_whose_forbid_patterns_let_a_reply_open_with_yes_is_an_error(tmp_path: Path) -> None:
+    # The FAQ's own "可以。" was written for its entry's question; to a question whose answer is no it
+    # is a contradiction, and the set has to say so.
+    dev = split("dev")
+    index, item = next((i, it) for i, it in enumerate(dev["in_scope"]) if it.get("yesno") == "no")
+    item["forbid"] = [p for p in item["forbid"] if not p.startswith("^")] or ["\u4e0d\u5b58\u5728\u7684\u8bf4\u6cd5"]
+
+    status, report = check_edited(tmp_path, dev)
+
+    assert status == 1
+    assert any(
+        error.startswith(f"dev.in_scope[{index}]: no forbid pattern catches a reply opening with yes")
+        for error in report["errors"]
+    )

@@ -54,6 +54,20 @@ def test_a_chinese_question_is_answered_from_the_chinese_entries(
     assert reply.text == entry.answer
 
 
+def test_a_chinese_answer_drops_its_own_yes_where_the_question_asks_beyond_the_entry(
+    bilingual_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entry's answer opens with 可以 (its question: can I get express delivery?); a Sunday is
+    # not in it, and express is Monday to Friday, so that opening would tell the customer yes.
+    reply = _ask(bilingual_site, monkeypatch, "周六下单加急，周日能送到吗")
+    assert reply.decision == "answer"
+    entry = FaqEntry.objects.get(pk=reply.sources[0]["id"])
+    assert entry.question == "可以发加急快递吗？"
+    assert entry.answer.startswith("\u53ef\u4ee5")
+    assert not reply.text.startswith("\u53ef\u4ee5")
+    assert entry.answer.endswith(reply.text)
+
+
 def test_an_english_question_on_the_same_site_is_answered_from_the_english_entries(
     bilingual_site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,11 +11,24 @@ import pytest
 
 from intents.gate import GatePolicy
 from intents.generation.responder import GeneratingResponder
-from intents.generation.verifier import Passage, VerifiedStream, Verifier, lead_in
+from intents.generation.verifier import (
+    Passage,
+    VerifiedStream,
+    Verifier,
+    chinese_faq_answer_for,
+    faq_answer_for,
+    lead_in,
+)
 from intents.retrieval import FaqIndex, RetrievalResponder
 from intents.types import Answer, FaqDocument, Turn
 from tests.intents.generation.conftest import HashingEmbedder, ScriptedGenerator, words_of
 
+DEMO_FAQ_ZH = {
+    e["question"]: e["answer"]
+    for e in json.loads(
+        (Path(__file__).parents[3] / "chatbot" / "knowledge" / "demo_faq_zh.json").read_text(encoding="utf-8")
+    )
+}
 DEMO_FAQ = {
     e["question"]: e["answer"]
     for e in json.loads((Path(__file__).parents[3] / "chatbot" / "knowledge" / "demo_faq.json").read_text())
@@ -171,6 +184,57 @@ def test_the_lead_in_opens_a_yes_no_answer_only_where_the_passage_is_clear(
     question: str, faq_question: str, opening: str
 ) -> None:
     assert lead_in(Passage(question, faq_question, DEMO_FAQ[faq_question])) == opening
+
+
+@pytest.mark.parametrize(
+    ("question", "faq_question", "opens"),
+    [
+        ("do you sell gift cards?", "Do you sell gift cards?", "Yes, we sell"),
+        # the answer's "Yes," was written for its own question: an amount, a place or a day the passage
+        # does not name may have another answer
+        ("can I get a \N{EURO SIGN}300 gift card?", "Do you sell gift cards?", "We sell"),
+        ("is VAT charged at the Dutch rate if I live in France?", "Do your prices include VAT?", "All prices"),
+        ("can I get express delivery on a sunday?", "Do you offer express delivery?", "Express delivery"),
+        # "interest-free" says there is no interest
+        ("is there interest with Klarna?", "Can I pay later or in instalments?", "With Klarna"),
+    ],
+)
+def test_the_faq_answer_keeps_its_own_yes_only_for_a_question_that_asks_nothing_beyond_it(
+    question: str, faq_question: str, opens: str
+) -> None:
+    document = FaqDocument(1, faq_question, DEMO_FAQ[faq_question])
+    assert faq_answer_for(question, document).startswith(opens)
+
+
+@pytest.mark.parametrize(
+    ("question", "faq_question", "keeps_its_yes"),
+    [
+        ("能发加急吗", "可以发加急快递吗？", True),
+        ("能寄到快递柜吗？", "可以寄到自提点或快递柜吗？", True),
+        ("你们有实体店吗", "有实体店吗？", True),
+        # a day, a place, an amount the passage does not name: the answer may be no
+        ("周日能送到吗", "可以发加急快递吗？", False),
+        ("西班牙能寄到快递柜吗", "可以寄到自提点或快递柜吗？", False),
+        ("礼拜一去阿姆斯特丹的店能逛吗", "有实体店吗？", False),
+        ("买了70欧用券减到了58欧，还包邮吗？", "有包邮吗？", False),
+        # not a yes/no question: an opening yes answers nothing asked
+        ("实体店在哪里", "有实体店吗？", False),
+    ],
+)
+def test_a_chinese_faq_answer_keeps_its_own_yes_only_for_a_yes_no_question_it_fully_answers(
+    question: str, faq_question: str, keeps_its_yes: bool
+) -> None:
+    answer = DEMO_FAQ_ZH[faq_question]
+    reply = chinese_faq_answer_for(question, FaqDocument(1, faq_question, answer))
+    assert answer.startswith(("\u53ef\u4ee5", "\u6709\u7684"))  # 可以, 有的
+    assert (reply == answer) is keeps_its_yes
+    assert answer.endswith(reply)  # only the opening is ever dropped
+
+
+def test_an_x_free_passage_answers_no_to_a_question_about_x() -> None:
+    passage = Passage("is there interest?", "Can I pay later?", "You can pay in 3 interest-free instalments.")
+    assert passage.stance() == "no"
+    assert not Verifier().check("Yes, there is interest.", passage).supported
 
 
 def test_a_reply_that_repeats_its_instructions_is_never_shown() -> None:
