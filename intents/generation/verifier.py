@@ -174,10 +174,12 @@ class Passage:
         return None
 
     def _asks_nothing_beyond(self) -> bool:
-        """Every word and figure of the question is in the passage. The answer's own "Yes," was written
-        for its FAQ question; a question that adds a place, a day, a product or an amount the passage
-        does not name ("a €300 gift card?" against cards "from €10 to €250", "the Dutch rate if I live
-        in France?") may have another answer, so it gets no "Yes"."""
+        """Every word and figure of the question is in the passage (the entry's question and answer).
+        The answer's own "Yes," was written for its FAQ question; a question that adds a place, a day,
+        a product or an amount the passage does not name ("a €300 gift card?" against cards "from €10
+        to €250", "the Dutch rate if I live in France?") may have another answer, so it gets no "Yes".
+        The entry's other phrasings do not count: one may ask the opposite ("do I pay for returns?"
+        beside "Are returns free?"), to which its "Yes," is a no."""
         asked = [w for w in tokens(self.question) if is_content(w)]
         return all(self.supports_word(w) for w in asked) and not unsupported_facts(self.question, [self.text])
 
@@ -293,6 +295,8 @@ def chinese_faq_answer_for(question: str, document: FaqDocument, words: ChineseW
     opening = _OPENING_YES_ZH.match(document.answer)
     if opening is None or not document.answer[opening.end() :].strip():
         return document.answer
+    # The entry's question and answer only: a phrasing of it may ask the opposite (退货要自己付邮费吗
+    # beside 退货免费吗), to which its opening 是的 is a no.
     offered = words.content(f"{document.question}\n{document.answer}", all_words=True)
     # jieba glues a modal to its verb (能寄到, 能发): the verb is what must be in the passage.
     asked = {word.lstrip(_MODALS_ZH) or word for word in words.content(question)}

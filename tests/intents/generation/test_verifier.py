@@ -231,6 +231,23 @@ def test_a_chinese_faq_answer_keeps_its_own_yes_only_for_a_yes_no_question_it_fu
     assert answer.endswith(reply)  # only the opening is ever dropped
 
 
+def test_a_phrasing_of_the_entry_that_asks_the_opposite_does_not_keep_its_yes() -> None:
+    answer = "Yes, returns of parcels are free within the EU and UK using our prepaid label."
+    document = FaqDocument(1, "Are returns free?", answer, ("Do I have to pay for returns?",))
+    reply = faq_answer_for("do I have to pay for my return?", document)
+    assert reply == "Returns of parcels are free within the EU and UK using our prepaid label."
+    zh = FaqDocument(
+        1,
+        "\u9000\u8d27\u514d\u8d39\u5417\uff1f",
+        "\u662f\u7684\uff0c\u9000\u8d27\u514d\u8d39\u3002",
+        ("\u9000\u8d27\u8981\u81ea\u5df1\u4ed8\u90ae\u8d39\u5417",),
+    )
+    assert (
+        chinese_faq_answer_for("\u9000\u8d27\u8981\u81ea\u5df1\u4ed8\u90ae\u8d39\u5417", zh)
+        == "\u9000\u8d27\u514d\u8d39\u3002"
+    )
+
+
 def test_an_x_free_passage_answers_no_to_a_question_about_x() -> None:
     passage = Passage("is there interest?", "Can I pay later?", "You can pay in 3 interest-free instalments.")
     assert passage.stance() == "no"
