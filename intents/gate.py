@@ -31,15 +31,24 @@ _ASKS_FOR_HUMAN = re.compile(
 )
 # Words that make a mention of a person a question about *when* one can be reached ("can I talk to a
 # human on Sunday?", "礼拜天能找到人工客服吗"): that asks for the opening hours, which the FAQ may answer.
-# Bare "hours" and 时间 are left out: "I've waited for hours, get me a human" asks for a person now.
+# Bare "hours", "open", "tomorrow" and 时间 are left out: "I've waited for hours, get me a human" asks for
+# a person now, and so does anything with a demand in it (_DEMANDS_PERSON) or a long message (a complaint
+# that names a day: "I ordered on Monday and nothing came, get me a human").
 _ASKS_WHEN = re.compile(
-    r"\b(when|what time|which days?|(opening|office|business|support|working) hours|open|opening times?|"
-    r"weekends?|(mon|tues|wednes|thurs|fri|satur|sun)days?|holidays?|bank holiday|tonight|tomorrow|evenings?|"
-    r"at night|overnight|24/7|around the clock)\b"
+    r"\b(when (can|could|do|does|are|is|will|would)|what time|which days?|"
+    r"(opening|office|business|support|working) hours|opening times?|"
+    r"weekends?|(mon|tues|wednes|thurs|fri|satur|sun)days?|(bank )?holidays?|evenings?|at night|24/7|"
+    r"around the clock)\b"
     r"|什么时候|几点|哪天|哪几天|周末|礼拜[一二三四五六天日]?|星期[一二三四五六天日]|周[一二三四五六日天]|节假日|假期|"
     r"晚上|夜里|早上|上午|下午|(上班|工作|服务|营业|在线)时间|上班|下班|24小时",
     re.IGNORECASE,
 )
+_DEMANDS_PERSON = re.compile(
+    r"\b(let me|get me|put me|connect me|transfer me|i want|i need|i'd like|give me|now|right away|asap|"
+    r"immediately)\b|转人工|我要|给我|马上|立刻|现在|赶紧",
+    re.IGNORECASE,
+)
+_AVAILABILITY_QUESTION_MAX = 12  # words, or Chinese characters / 2
 ASKED_FOR_HUMAN_REASON = "customer asked for a person"
 # A follow-up that points back at the previous question ("and how long does *that* take?").
 _REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|those|these|they|them|one)\b", re.IGNORECASE)
@@ -76,8 +85,14 @@ def asks_for_human(text: str) -> bool:
 
 
 def asks_when_people_are_available(text: str) -> bool:
-    """A mention of a person that asks when one can be reached, rather than for one now."""
-    return asks_for_human(text) and bool(_ASKS_WHEN.search(text))
+    """A short question that mentions a person to ask when one can be reached, not for one now."""
+    length = max(len(text.split()), len(re.findall(r"[\u4e00-\u9fff]", text)) // 2)
+    return (
+        asks_for_human(text)
+        and bool(_ASKS_WHEN.search(text))
+        and not _DEMANDS_PERSON.search(text)
+        and length <= _AVAILABILITY_QUESTION_MAX
+    )
 
 
 def retrieval_query(history: Sequence[Turn]) -> str:

@@ -279,9 +279,9 @@ _OPENING_YES_ZH = re.compile(
 )
 _CHINESE_WORDS = ChineseWords()
 _MODALS_ZH = "能可会要想"
-# A Chinese yes/no question: a closing 吗 (么, 嘛), or an A-not-A or 是否-type question anywhere in it.
+# A Chinese yes/no question: a closing 吗 (么, 嘛; not 什么, 怎么), or an A-not-A or 是否-type question.
 _YES_NO_QUESTION_ZH = re.compile(
-    r"[吗么嘛][\s?!.\uff1f\uff01\u3002]*$|能不能|可不可以|是不是|有没有|是否|会不会|要不要|行不行|可否|能否|需不需要|用不用|支不支持"
+    r"(?<![什怎])[吗么嘛][\s?!.\uff1f\uff01\u3002]*$|能不能|可不可以|是不是|有没有|是否|会不会|要不要|行不行|可否|能否|需不需要|用不用|支不支持"
 )
 
 

@@ -117,8 +117,12 @@ def test_asking_when_a_person_can_be_reached_escalates_when_the_faq_cannot_answe
     [
         "I've waited for hours, let me talk to a human",
         "talk to a person now please",
+        "when I try to pay it fails, let me talk to a human",
+        "I ordered on Monday and it still has not come and I am fed up, get me a real person",
+        "connect me to a real person to open a complaint",
         "浪费我时间，转人工",
         "我要转人工",
+        "我周一下的单到现在还没到，转人工",
     ],
 )
 def test_asking_for_a_person_now_escalates_even_when_an_entry_matches(text: str) -> None:
