@@ -163,9 +163,10 @@ def check_item(
     patterns = [(pattern, compile_pattern(pattern, f"{where} forbid", errors)) for pattern in item["forbid"]]
     if yesno == "no":
         for question in expected:
-            # "Yes, " before the answer, and the answer as written where it opens with its own yes
-            answer = answers[question]
-            for opened in {lead_in["yes"] + opening_yes.sub("", answer, count=1), answer} - set(correct[question]):
+            # "Yes, " before the answer without its own yes (the first correct reply), and the answer as
+            # written where it opens with one
+            stripped = correct[question][0]
+            for opened in {lead_in["yes"] + stripped, answers[question]} - set(correct[question]):
                 if not any(forbid is not None and forbid.search(opened) for _, forbid in patterns):
                     errors.append(f"{where}: no forbid pattern catches a reply opening with yes: {opened[:40]!r}...")
     for pattern, forbid in patterns:

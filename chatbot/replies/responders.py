@@ -23,7 +23,7 @@ from intents.generation.responder import GeneratingResponder
 from intents.generation.types import GenerationSettings
 from intents.generation.verifier import Verifier, chinese_faq_answer_for, faq_answer_for
 from intents.languages import CHINESE, ENGLISH, base_language, normalise_language
-from intents.lexical import ChineseWords
+from intents.lexical import words_for
 from intents.retrieval import IntentRoute, IntentRouter, RetrievalResponder
 from intents.types import FaqDocument, Responder
 
@@ -61,7 +61,7 @@ def _answer_text(site: Site, language: str) -> Callable[[str, FaqDocument], str]
     if base_language(language) == ENGLISH:
         return faq_answer_for
     if language == CHINESE:
-        return functools.partial(chinese_faq_answer_for, words=ChineseWords(site.segmentation_terms or ()))
+        return functools.partial(chinese_faq_answer_for, words=words_for(CHINESE, site.segmentation_terms or ()))
     return None
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from intents.embeddings import Embedder
 from intents.generation.grounding import SENTENCE_END, unsupported_facts
-from intents.lexical import ChineseWords
+from intents.lexical import ChineseWords, Words
 from intents.types import FaqDocument
 from intents.words import NEGATIONS, SENTENCE, is_content, sentences, stem, tokens
 
@@ -168,20 +168,20 @@ class Passage:
             opening_stance(self.answer) == "yes"
             and sentence == answer_sentences[0]
             and most * 2 >= len(asked)
-            and self._asks_nothing_beyond()
+            and self._asks_nothing_beyond(asked)
         ):
             return "yes"  # the answer's "Yes," answers this question too: it shares half its words
         return None
 
-    def _asks_nothing_beyond(self) -> bool:
-        """Every word and figure of the question is in the passage (the entry's question and answer).
+    def _asks_nothing_beyond(self, asked: set[str]) -> bool:
+        """Every word (`asked`: the question's content stems) and figure of the question is in the
+        passage (the entry's question and answer).
         The answer's own "Yes," was written for its FAQ question; a question that adds a place, a day,
         a product or an amount the passage does not name ("a €300 gift card?" against cards "from €10
         to €250", "the Dutch rate if I live in France?") may have another answer, so it gets no "Yes".
         The entry's other phrasings do not count: one may ask the opposite ("do I pay for returns?"
         beside "Are returns free?"), to which its "Yes," is a no."""
-        asked = [w for w in tokens(self.question) if is_content(w)]
-        return all(self.supports_word(w) for w in asked) and not unsupported_facts(self.question, [self.text])
+        return asked <= self._stems and not unsupported_facts(self.question, [self.text])
 
 
 @dataclass
@@ -274,9 +274,7 @@ def faq_answer_for(question: str, document: FaqDocument) -> str:
 
 
 # A Chinese FAQ answer's own opening answer to its entry's question: 可以, 有的, 是的 ... and its stop.
-_OPENING_YES_ZH = re.compile(
-    r"^\s*(?:\u53ef\u4ee5|\u6709\u7684|\u662f\u7684|\u5f53\u7136)\s*[\u3002\uff0c\uff01,.!]\s*"
-)
+_OPENING_YES_ZH = re.compile(r"^\s*(?:可以|有的|是的|当然)\s*[\u3002\uff0c\uff01,.!]\s*")
 _CHINESE_WORDS = ChineseWords()
 _MODALS_ZH = "能可会要想"
 # A Chinese yes/no question: a closing 吗 (么, 嘛; not 什么, 怎么), or an A-not-A or 是否-type question.
@@ -285,13 +283,13 @@ _YES_NO_QUESTION_ZH = re.compile(
 )
 
 
-def chinese_faq_answer_for(question: str, document: FaqDocument, words: ChineseWords = _CHINESE_WORDS) -> str:
+def chinese_faq_answer_for(question: str, document: FaqDocument, words: Words = _CHINESE_WORDS) -> str:
     """The Chinese FAQ answer as the reply to this question. Its opening 可以 or 有的 answers the
     entry's own question; it is kept only where the question asks nothing the passage does not name,
     and dropped where it adds a day, a place, an amount or a thing (周日能送到吗 against "Monday to
     Friday", 西班牙 against a list of countries, 58 euros against "from 60"), whose answer may be no,
     and where the question is not a yes/no question at all ("how much", "where").
-    (`words`: the site's, so its product names count as one word each.)"""
+    (`words`: the site's Chinese words, `lexical.words_for`, so its product names count as one word.)"""
     opening = _OPENING_YES_ZH.match(document.answer)
     if opening is None or not document.answer[opening.end() :].strip():
         return document.answer
