@@ -13,6 +13,9 @@ entry answers the question: the score the gate compares with its threshold. Defa
 here (fit on the demo shop's labelled tuning questions and alternatives, see `bench/answers/`);
 `gate_tune` fits a site's own from its labelled questions.
 
+A question that names another company ("Does H&M Home do free returns?", "淘宝退款一般几天到账") is
+answered only by an entry that speaks of that company (`intents.companies`); every other entry scores 0.
+
 Off-topic questions (`OffTopicModel`): a logistic regression, fit when the index is built, tells
 the site's own questions (its phrasings and answer sentences) from a generic corpus of messages no
 shop answers (`intents/data/off_topic_en.json`); its probability is the gate's `oos_probability`.
@@ -22,15 +25,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from intents.companies import CompanyNames, company_names
 from intents.embeddings import Embedder, Vectors
 from intents.languages import CHINESE, ENGLISH
 from intents.lexical import EnglishWords, LexicalIndex, Words
+from intents.places import PlaceNames, place_names
 from intents.retrieval import Match
 from intents.types import FaqDocument
 from intents.words import sentences
@@ -166,6 +171,11 @@ class HybridIndex:
     reranker: Reranker = DEFAULT_RERANKER
     off_topic: OffTopicModel | None = None
     words: Words = ENGLISH_WORDS  # the language's words: BM25 terms and the coverage check
+    # Other companies a question may name: an entry that does not speak of the one named cannot answer it.
+    companies: CompanyNames | None = field(default_factory=company_names)
+    # Places a question names and the FAQ does not ("Geneva"), searched for as their country and region too.
+    places: PlaceNames | None = field(default_factory=place_names)
+    site_text: str = ""  # every entry's text, lower-cased: the places the FAQ names itself
 
     @classmethod
     def build(
@@ -226,6 +236,7 @@ class HybridIndex:
             sentence_owner=np.asarray(sentence_owner, dtype=np.int64),
             lexical=LexicalIndex(site_texts, words.lexical),
             stems=[frozenset(words.content(text, all_words=True)) for text in site_texts],
+            site_text=" ".join(site_texts).lower(),
             reranker=reranker,
             words=words,
         )
@@ -244,10 +255,21 @@ class HybridIndex:
         phrasing = _best_per_owner(self.phrasings @ vector, self.phrasing_owner, count)
         answer = (self.answers @ vector).astype(np.float64)
         sentence = _best_per_owner(self.sentences @ vector, self.sentence_owner, count)
-        lexical = self.lexical.scores(query).astype(np.float64)
+        places = self.places.hints(query, self.site_text) if self.places is not None else []
+        # A place the FAQ does not name is searched for as its country and region too: "Geneva" as
+        # Switzerland, "维也纳" as 奥地利 and 欧盟; and an entry naming either has the place.
+        searched = " ".join([query, *(word for _, words in places for word in words)])
+        lexical = self.lexical.scores(searched).astype(np.float64)
         top_lexical = float(lexical.max()) if count else 0.0
         asked = self.words.content(query)
-        uncovered = np.array([len(asked - stems) for stems in self.stems], dtype=np.float64)
+        stands_for = [(self.words.content(name), self.words.content(" ".join(words))) for name, words in places]
+        uncovered = np.array(
+            [
+                len(asked - stems - {word for name, words in stands_for if words & stems for word in name})
+                for stems in self.stems
+            ],
+            dtype=np.float64,
+        )
         covered = 1.0 - uncovered / max(len(asked), 1)
         return np.stack(
             [
@@ -285,6 +307,11 @@ class HybridIndex:
         # the reranker (fit on paraphrases) makes of the rest of the entry.
         phrasing = features[:, FEATURES.index("dense_phrasing")]
         probabilities = np.where(phrasing >= VERBATIM, np.maximum(probabilities, phrasing), probabilities)
+        # "Does H&M Home do free returns?" is not answered by "Are returns free?": about another company,
+        # only an entry that speaks of it answers.
+        elsewhere = self.companies.unanswerable(query, self.documents) if self.companies is not None else None
+        if elsewhere is not None:
+            probabilities = np.where(elsewhere, 0.0, probabilities)
         order = np.argsort(-probabilities)[:k]
         return [Match(self.documents[i], float(probabilities[i])) for i in order]
 

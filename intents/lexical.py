@@ -17,7 +17,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -103,6 +103,45 @@ def _jieba() -> jieba.Tokenizer:
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     return tokenizer
+
+
+def word_boundaries(text: str) -> set[int]:
+    """The offsets where jieba's words of `text` start and end: a name found inside another word is not
+    that name (适宜家用 holds 宜家, 北京东路 holds 京东)."""
+    offsets = {0}
+    position = 0
+    for word in _jieba().cut(text, HMM=False):
+        position += len(word)
+        offsets.add(position)
+    return offsets
+
+
+class NameFinder:
+    """Finds names in a text: those in Latin letters as whole words in any case, Chinese ones as whole
+    jieba words (`word_boundaries`), the longest first and never overlapping."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        names = list(names)
+        latin = sorted({n for n in names if n and not _HAN.search(n)}, key=len, reverse=True)
+        self._chinese = sorted({n for n in names if _HAN.search(n)}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(name) for name in latin)
+        self._latin = (
+            re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE) if latin else None
+        )
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        """(offset, the name as written) of every name found, in the order of the text."""
+        found = [(m.start(), m.group(0)) for m in self._latin.finditer(text)] if self._latin is not None else []
+        if self._chinese and _HAN.search(text):
+            boundaries = word_boundaries(text)
+            taken: set[int] = set()
+            for name in self._chinese:
+                for match in re.finditer(re.escape(name), text):
+                    span = set(range(match.start(), match.end()))
+                    if match.start() in boundaries and match.end() in boundaries and not span & taken:
+                        found.append((match.start(), name))
+                        taken |= span
+        return sorted(found)
 
 
 SYNONYMS_ZH = Path(__file__).parent / "data" / "synonyms_zh.json"

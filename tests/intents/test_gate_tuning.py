@@ -41,3 +41,14 @@ def test_out_of_sample_figures_come_from_held_out_folds() -> None:
     figures = cross_validated(QUESTIONS, folds=2)
     assert set(figures) >= {"utility", "answered_right", "answered_wrong", "off_topic_handed_off"}
     assert 0.0 <= figures["answered_right"] <= 1.0
+
+
+def test_a_margin_that_one_question_in_many_pays_for_is_not_worth_asking_every_customer() -> None:
+    one_close_call = [question(1, (2, 0.72), (1, 0.70))]  # wrong first, right second: only a clarify saves it
+    clear = [question(1, (1, 0.80), (2, 0.75))] * 20 + [question(None, (1, 0.40), (2, 0.20))] * 10
+    policy = tune_policy(one_close_call + clear)
+    # Handed off instead (threshold above 0.72), it costs half a question's utility: within one standard error.
+    assert policy.clarify_margin == 0.0
+    assert evaluate_policy(one_close_call + clear, policy)["answered_right"] == round(20 / 21, 4)
+    # Many such close calls are worth the question.
+    assert tune_policy(one_close_call * 10 + clear).clarify_margin > 0.01

@@ -1,0 +1,81 @@
+"""Other companies a question names: "Does H&M Home do free returns?", "淘宝退款一般几天到账".
+
+Such a question sounds like a shop question, and the entry it lands on ("Are returns free?",
+"退款什么时候到账？") answers it about the wrong company. An entry can only answer a question about
+another company when it speaks of that company: it names it ("do your bulbs work with IKEA
+Tradfri?"), or, for a retailer, it speaks of competitors or other shops ("Amazon has it €10
+cheaper, will you match it?" against "We don't match competitors' prices").
+
+The names are a hand-written list (`intents/data/other_companies.json`): retailers and marketplaces,
+carriers, airlines and other well-known firms, in English and Chinese. Names that are also plain
+words (Next, Target, Apple) are not on it, nor are payment methods and messaging apps, which
+customers name to ask about the shop itself ("can I pay with Alipay?").
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from intents.lexical import NameFinder
+from intents.types import FaqDocument
+
+COMPANIES_FILE = Path(__file__).parent / "data" / "other_companies.json"
+RETAILER = "retailer"
+_KINDS = {"retailers": RETAILER, "carriers": "carrier", "others": "other"}
+
+
+@dataclass(frozen=True)
+class Company:
+    name: str
+    kind: str  # "retailer", "carrier" or "other"
+
+
+@dataclass(frozen=True)
+class CompanyNames:
+    """The names to look for, and the words by which an entry speaks of competitors."""
+
+    companies: tuple[Company, ...]
+    competitor_words: tuple[str, ...]
+
+    @functools.cached_property
+    def _finder(self) -> NameFinder:
+        return NameFinder(company.name for company in self.companies)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Company]:
+        return {company.name.lower(): company for company in self.companies}
+
+    def named(self, text: str) -> tuple[Company, ...]:
+        """The companies `text` names, each once, in the order of the text."""
+        found = (self._by_key.get(written.lower()) for _, written in self._finder.find(text))
+        return tuple({company.name: company for company in found if company is not None}.values())
+
+    def speaks_of(self, company: Company, document: FaqDocument) -> bool:
+        """Whether the entry can answer a question about `company`: it names it, or (a retailer) it
+        speaks of competitors or other shops."""
+        text = f"{document.question} {' '.join(document.alternatives)} {document.answer}".lower()
+        if company.name.lower() in text:
+            return True
+        return company.kind == RETAILER and any(word.lower() in text for word in self.competitor_words)
+
+    def unanswerable(self, text: str, documents: Sequence[FaqDocument]) -> list[bool] | None:
+        """For each entry, whether `text` names a company the entry does not speak of; None when it
+        names no company (every entry may answer it)."""
+        named = self.named(text)
+        if not named:
+            return None
+        return [not all(self.speaks_of(company, document) for company in named) for document in documents]
+
+
+@functools.cache
+def company_names() -> CompanyNames:
+    """The shipped list of other companies."""
+    data = json.loads(COMPANIES_FILE.read_text(encoding="utf-8"))
+    companies = tuple(
+        Company(str(name), kind) for key, kind in _KINDS.items() for name in data.get(key, []) if str(name).strip()
+    )
+    return CompanyNames(companies, tuple(str(word) for word in data.get("competitor_words", [])))

@@ -1,0 +1,94 @@
+"""Places a customer names, read as the country and the region they are in.
+
+A customer names where they are ("I live in Geneva, can I still order?", "我在维也纳，普通快递几天到？");
+an FAQ names the countries and regions it delivers to ("We can't ship to Switzerland", "欧盟其他国家
+3-5 个工作日"). Neither words nor an encoder know that Geneva is in Switzerland or Vienna in the EU, so
+the entry that answers is missed or, worse, the one about another region is cited.
+
+`PlaceNames.hints` gives, for each place a question names that the site's FAQ does not name itself,
+the words it stands for: its country and region (EU or UK), in the question's language. The hybrid
+index searches with them as well (`intents.hybrid`). A place the FAQ names (the shop's own
+Amsterdam store) is left as it is: the FAQ already knows it.
+
+The countries and cities are a hand-written list (`intents/data/places.json`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from intents.lexical import NameFinder
+
+PLACES_FILE = Path(__file__).parent / "data" / "places.json"
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str  # as a customer writes it: a city, a country or another name of it
+    country: str  # in the name's language
+    region: str  # "EU", "UK" in the name's language (欧盟, 英国), or "" for neither
+
+
+@dataclass(frozen=True)
+class PlaceNames:
+    places: tuple[Place, ...]
+    capitalised_only: frozenset[str] = frozenset()
+
+    @functools.cached_property
+    def _finder(self) -> NameFinder:
+        return NameFinder(place.name for place in self.places)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Place]:
+        return {place.name.lower(): place for place in self.places}
+
+    def named(self, text: str) -> tuple[Place, ...]:
+        """The places `text` names, each once, in the order they appear."""
+        found: dict[str, Place] = {}
+        for offset, written in self._finder.find(text):
+            place = self._by_key.get(written.lower())
+            if place is None:
+                continue
+            if place.name in self.capitalised_only and (written != place.name or _SENTENCE_START.search(text[:offset])):
+                continue  # "a nice lamp", "Split the payment?", "a bath towel": not places
+            found.setdefault(place.name.lower(), place)
+        return tuple(found.values())
+
+    def hints(self, text: str, known: str = "") -> list[tuple[str, list[str]]]:
+        """Each place `text` names that `known` (the site's FAQ text) does not, with the words it stands
+        for: its country and region, in the place name's language."""
+        known = known.lower()
+        out: list[tuple[str, list[str]]] = []
+        for place in self.named(text):
+            if place.name.lower() in known:
+                continue
+            words = [w for w in dict.fromkeys((place.country, place.region)) if w and w.lower() != place.name.lower()]
+            if words:
+                out.append((place.name, words))
+        return out
+
+
+@functools.cache
+def place_names() -> PlaceNames:
+    """The shipped countries and cities."""
+    data = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    regions = data.get("regions", {})
+    places: list[Place] = []
+    for country in data["countries"]:
+        region = regions.get(country.get("region") or "", {})
+        english = (str(country["en"]), str(region.get("en", "")))
+        chinese = (str(country["zh"]), str(region.get("zh", "")))
+        names_en = [country["en"], *country.get("aliases", [])]
+        names_zh = [country["zh"], *country.get("aliases_zh", [])]
+        for city in country.get("cities", []):
+            city_en, _, city_zh = str(city).partition("|")
+            names_en += [city_en] if city_en else []
+            names_zh += [city_zh] if city_zh else []
+        places += [Place(str(name), *english) for name in names_en]
+        places += [Place(str(name), *chinese) for name in names_zh]
+    return PlaceNames(tuple(places), frozenset(str(name) for name in data.get("capitalised_only", [])))
