@@ -315,6 +315,11 @@ class HybridIndex:
         order = np.argsort(-probabilities)[:k]
         return [Match(self.documents[i], float(probabilities[i])) for i in order]
 
+    def search_text(self, query: str) -> str:
+        """The query with each place the FAQ does not name followed by its country and region
+        ("I live in Geneva (Switzerland)"): what is embedded to search with."""
+        return self.places.annotated(query, self.site_text) if self.places is not None else query
+
     def off_topic_probability(self, vector: Vectors) -> float | None:
         if self.off_topic is None:
             return None

@@ -24,6 +24,8 @@ from pathlib import Path
 from intents.lexical import NameFinder
 
 PLACES_FILE = Path(__file__).parent / "data" / "places.json"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_FULL_OPEN, _FULL_COMMA, _FULL_CLOSE = "\uff08", "\uff0c", "\uff09"  # Chinese brackets and comma
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
 
@@ -58,6 +60,26 @@ class PlaceNames:
                 continue  # "a nice lamp", "Split the payment?", "a bath towel": not places
             found.setdefault(place.name.lower(), place)
         return tuple(found.values())
+
+    def annotated(self, text: str, known: str = "") -> str:
+        """`text` with each place it names that `known` does not followed by what it stands for:
+        "I live in Geneva (Switzerland)", "我在维也纳（奥地利，欧盟）"."""
+        hints = dict(self.hints(text, known))
+        if not hints:
+            return text
+        pieces: list[str] = []
+        position = 0
+        for offset, written in self._finder.find(text):
+            place = self._by_key.get(written.lower())
+            if place is None or place.name not in hints or offset < position:
+                continue
+            end = offset + len(written)
+            words = hints.pop(place.name)
+            chinese = bool(_HAN.search(written))
+            note = _FULL_OPEN + _FULL_COMMA.join(words) + _FULL_CLOSE if chinese else f" ({', '.join(words)})"
+            pieces += [text[position:end], note]
+            position = end
+        return "".join([*pieces, text[position:]])
 
     def hints(self, text: str, known: str = "") -> list[tuple[str, list[str]]]:
         """Each place `text` names that `known` (the site's FAQ text) does not, with the words it stands

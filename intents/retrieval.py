@@ -23,6 +23,7 @@ from intents.gate import (
     retrieval_query,
 )
 from intents.languages import ENGLISH
+from intents.places import place_names
 from intents.streaming import split_for_streaming
 from intents.texts import text
 from intents.types import Answer, FaqDocument, Source, Turn
@@ -89,6 +90,9 @@ class FaqIndex:
     def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
         return self.search(vector, k=k)
 
+    def search_text(self, query: str) -> str:
+        return query
+
     def off_topic_probability(self, vector: Vectors) -> float | None:
         return None
 
@@ -101,6 +105,10 @@ class Retriever(Protocol):
 
     def retrieve(self, query: str, vector: Vectors, k: int = 3) -> list[Match]:
         """The `k` best entries for the query (its text and its normalised vector), best first."""
+        ...
+
+    def search_text(self, query: str) -> str:
+        """The text to embed for `query` (what the index knows about its words, e.g. a city's country)."""
         ...
 
     def off_topic_probability(self, vector: Vectors) -> float | None:
@@ -159,7 +167,7 @@ class RetrievalResponder:
         matches: list[Match] = []
         if query:
             queries = [query] if merged is None else [query, merged]
-            vectors = self.embedder.encode(queries)
+            vectors = self.embedder.encode([self.index.search_text(text) for text in queries])
             vector, matches = vectors[0], self.index.retrieve(query, vectors[0], k=3)
             if merged is not None:
                 # A short follow-up: read with the turn before it when that finds a better match.
@@ -246,16 +254,22 @@ def _follow_up_reading(turn: str, alone: Reading, merged: Reading) -> Reading:
     has every one of them, if there is one, comes first."""
     query, vector, matches = max((alone, merged), key=lambda reading: reading[2][0].score if reading[2] else -1.0)
     asked = content_stems(turn)
-    if not asked or query != merged[0] or not matches or asked & _words_of(matches[0].document):
+    if not asked or query != merged[0] or not matches or asked & _words_of(matches[0].document, turn):
         return query, vector, matches
-    covering = [m for m in matches[1:] if asked <= _words_of(m.document)]
+    covering = [m for m in matches[1:] if asked <= _words_of(m.document, turn)]
     if not covering:
         return query, vector, matches
     return query, vector, covering
 
 
-def _words_of(document: FaqDocument) -> set[str]:
-    return content_stems(f"{document.question} {' '.join(document.alternatives)} {document.answer}", all_words=True)
+def _words_of(document: FaqDocument, turn: str) -> set[str]:
+    """The entry's words, and each place `turn` names whose country or region the entry names ("and in
+    Scotland?" is about an entry on the UK)."""
+    words = content_stems(f"{document.question} {' '.join(document.alternatives)} {document.answer}", all_words=True)
+    for name, stands_for in place_names().hints(turn):
+        if content_stems(" ".join(stands_for), all_words=True) & words:
+            words |= content_stems(name, all_words=True)
+    return words
 
 
 def _customer_language(history: Sequence[Turn]) -> str:

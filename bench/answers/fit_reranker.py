@@ -65,7 +65,7 @@ def main() -> None:
     train_in, train_oos = labelled(args.train, questions)
     texts = [t for t, _ in train_in] + train_oos + generic
     labels = [answer for _, answer in train_in] + [set()] * (len(train_oos) + len(generic))
-    features, targets = index.training_rows(texts, embedder.encode(texts), labels)
+    features, targets = index.training_rows(texts, embedder.encode([index.search_text(t) for t in texts]), labels)
     reranker = Reranker.fit(features, targets, c=args.c)
     report: dict[str, object] = {"features": list(FEATURES), "reranker": reranker.to_json()}
 
@@ -73,7 +73,7 @@ def main() -> None:
         index.reranker = reranker
         measure_in, measure_oos = labelled(args.measure, questions)
         texts = [t for t, _ in measure_in] + measure_oos
-        vectors = embedder.encode(texts)
+        vectors = embedder.encode([index.search_text(t) for t in texts])
         best, top, off = [], [], []
         for text, vector in zip(texts, vectors, strict=True):
             match = index.retrieve(text, vector, k=1)[0]

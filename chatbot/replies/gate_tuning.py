@@ -60,7 +60,7 @@ def gate_policy_tune(
         )
     index: Retriever = faq_index_get(site=site, language=language)
     embedder = site_embedder(site, language)
-    vectors = embedder.encode([text for text, _ in labelled])
+    vectors = embedder.encode([index.search_text(text) for text, _ in labelled])
     reranker: Reranker | None = None
     if isinstance(index, HybridIndex):
         # The site's own reranker, fit on its labelled questions (and the generic off-topic corpus as

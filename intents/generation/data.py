@@ -140,7 +140,7 @@ def attach_passages(rows: Sequence[QA], index: Retriever, embedder: Embedder) ->
     needing = [row for row in rows if not row.passages]
     found: dict[str, FaqDocument] = {}
     if needing and len(index):
-        vectors = embedder.encode([row.question for row in needing])
+        vectors = embedder.encode([index.search_text(row.question) for row in needing])
         for row, vector in zip(needing, vectors, strict=True):
             matches = index.retrieve(row.question, vector, k=1)
             if matches:

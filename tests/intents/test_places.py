@@ -8,6 +8,7 @@ import pytest
 from intents.hybrid import FEATURES, HybridIndex, off_topic_corpus
 from intents.lexical import ChineseWords
 from intents.places import place_names
+from intents.retrieval import Match, _follow_up_reading
 from intents.types import FaqDocument
 from tests.intents.generation.conftest import HashingEmbedder
 
@@ -94,3 +95,29 @@ def test_a_chinese_city_finds_the_entry_of_its_region() -> None:
     query = "我在维也纳，普通快递几天到？"
     lexical = index.features(query, embedder.encode([query])[0])[:, FEATURES.index("lexical_log")]
     assert lexical[0] > lexical[1]
+
+
+def test_the_text_searched_with_names_each_unknown_place_with_its_country_and_region(index: HybridIndex) -> None:
+    assert index.search_text("I live in Geneva, can I order?") == "I live in Geneva (Switzerland), can I order?"
+    annotated = place_names().annotated("我在维也纳，普通快递几天到？")
+    assert annotated == "我在维也纳\uff08奥地利\uff0c欧盟\uff09，普通快递几天到？"
+    # A place the FAQ names (Switzerland, in the first entry) is left as it is.
+    assert index.search_text("do you ship to Switzerland?") == "do you ship to Switzerland?"
+    index.places = None
+    assert index.search_text("I live in Geneva, can I order?") == "I live in Geneva, can I order?"
+
+
+CUSTOMS = FaqDocument(4, "Will I have to pay customs duties?", "No. EU and UK orders ship from inside the EU and UK.")
+SCOTLAND_DELIVERY = FaqDocument(5, "Can you deliver to remote places?", "Deliveries to Scotland's islands take longer.")
+
+
+def test_a_follow_up_naming_a_place_stays_with_the_entry_about_its_region() -> None:
+    merged = "do I pay customs in Ireland? and in Scotland?"
+    vector = HashingEmbedder().encode([merged])[0]
+    alone = ("and in Scotland?", vector, [Match(SCOTLAND_DELIVERY, 0.04)])
+    read_together = (merged, vector, [Match(CUSTOMS, 0.88), Match(SCOTLAND_DELIVERY, 0.02)])
+    # Scotland is in the UK, which the customs entry names: the follow-up is still about customs.
+    assert _follow_up_reading("and in Scotland?", alone, read_together)[2][0].document == CUSTOMS
+    # A follow-up naming something the entry does not cover moves to the entry that has it.
+    islands = (merged, vector, [Match(CUSTOMS, 0.88), Match(SCOTLAND_DELIVERY, 0.02)])
+    assert _follow_up_reading("and the islands?", alone, islands)[2][0].document == SCOTLAND_DELIVERY
