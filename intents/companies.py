@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from intents.types import FaqDocument
 
 COMPANIES_FILE = Path(__file__).parent / "data" / "other_companies.json"
 RETAILER = "retailer"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _KINDS = {"retailers": RETAILER, "carriers": "carrier", "others": "other"}
 
 
@@ -54,6 +56,15 @@ class CompanyNames:
         found = (self._by_key.get(written.lower()) for _, written in self._finder.find(text))
         return tuple({company.name: company for company in found if company is not None}.values())
 
+    def without(self, own_names: Sequence[str]) -> CompanyNames:
+        """The list less the site's own names (its name, the names it sells under): a shop called
+        Zara Home, or one that lists IKEA among its own names, is asked about itself."""
+        own = [name.strip().lower() for name in own_names if name.strip()]
+        if not own:
+            return self
+        kept = tuple(c for c in self.companies if not any(_holds(name, c.name) for name in own))
+        return CompanyNames(kept, self.competitor_words)
+
     def speaks_of(self, company: Company, document: FaqDocument) -> bool:
         """Whether the entry can answer a question about `company`: it names it, or (a retailer) it
         speaks of competitors or other shops."""
@@ -69,6 +80,13 @@ class CompanyNames:
         if not named:
             return None
         return [not all(self.speaks_of(company, document) for company in named) for document in documents]
+
+
+def _holds(text: str, name: str) -> bool:
+    """Whether `text` holds `name` as a whole word (Chinese: anywhere): "Zara Home" holds Zara, "Cups" no UPS."""
+    if _HAN.search(name):
+        return name in text
+    return re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", text.lower()) is not None
 
 
 @functools.cache

@@ -186,6 +186,7 @@ class HybridIndex:
         reranker: Reranker = DEFAULT_RERANKER,
         off_topic_vectors: Vectors | None = None,
         words: Words = ENGLISH_WORDS,
+        own_names: Sequence[str] = (),
     ) -> HybridIndex:
         texts = [text for document in documents for text in embedded_texts(document)]
         vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), dtype=np.float32)
@@ -194,6 +195,7 @@ class HybridIndex:
             reranker=reranker,
             off_topic_vectors=off_topic_vectors,
             words=words,
+            own_names=own_names,
         )
 
     @classmethod
@@ -204,8 +206,10 @@ class HybridIndex:
         reranker: Reranker = DEFAULT_RERANKER,
         off_topic_vectors: Vectors | None = None,
         words: Words = ENGLISH_WORDS,
+        own_names: Sequence[str] = (),
     ) -> HybridIndex:
-        """An index from each entry's vectors of `embedded_texts(document)`, in that order."""
+        """An index from each entry's vectors of `embedded_texts(document)`, in that order; `own_names`
+        (the site's name and its own names) are never taken for another company."""
         documents: list[FaqDocument] = []
         phrasings: list[Vectors] = []
         phrasing_owner: list[int] = []
@@ -237,6 +241,7 @@ class HybridIndex:
             lexical=LexicalIndex(site_texts, words.lexical),
             stems=[frozenset(words.content(text, all_words=True)) for text in site_texts],
             site_text=" ".join(site_texts).lower(),
+            companies=company_names().without(own_names),
             reranker=reranker,
             words=words,
         )

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 class _CachedIndex:
     faq_version: int
     segmentation_terms: tuple[str, ...]
+    site_name: str  # with the terms, the site's own names: never taken for another company
     stored_reranker: object  # as stored on the site: a new `gate_tune` fit rebuilds the index
     embedder_name: str  # a new site encoder rebuilds it too
     index: Retriever
@@ -170,6 +171,7 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
         cached is not None
         and cached.faq_version == site.faq_version
         and cached.segmentation_terms == terms
+        and cached.site_name == site.name
         and cached.stored_reranker == stored_reranker
         and cached.embedder_name == embedder.model_name
     ):
@@ -191,8 +193,11 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
             reranker=site_reranker(site, language),
             off_topic_vectors=corpus if len(corpus) else None,
             words=words_for(language, terms),
+            own_names=(site.name, *terms),
         )
-    _indexes[(site.pk, language)] = _CachedIndex(site.faq_version, terms, stored_reranker, embedder.model_name, index)
+    _indexes[(site.pk, language)] = _CachedIndex(
+        site.faq_version, terms, site.name, stored_reranker, embedder.model_name, index
+    )
     return index
 
 

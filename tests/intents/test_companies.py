@@ -96,3 +96,18 @@ def test_a_competitor_named_in_a_price_match_question_keeps_the_price_match_entr
 def test_an_index_built_without_the_list_answers_as_before(index: HybridIndex) -> None:
     index.companies = None
     assert _scores(index, "are H&M returns free?")[RETURNS.id] > 0
+
+
+def test_a_sites_own_names_are_never_another_company() -> None:
+    names = company_names().without(["Zara Home", "Cups & Mugs", "宜家家居"])
+    assert names.named("Does Zara Home deliver on Sundays?") == ()
+    assert [c.name for c in names.named("is it shipped with UPS?")] == ["UPS"]  # "Cups" holds no UPS
+    assert names.named("宜家的沙发买了能退吗") == ()
+    assert [c.name for c in names.named("Does H&M ship to Norway?")] == ["H&M"]
+
+
+def test_an_index_of_a_site_with_a_name_on_the_list_answers_questions_about_itself() -> None:
+    embedder = HashingEmbedder()
+    index = HybridIndex.build([RETURNS], embedder, own_names=["H&M Home"])
+    vector = embedder.encode(["are H&M Home returns free?"])[0]
+    assert index.retrieve("are H&M Home returns free?", vector, k=1)[0].score > 0
