@@ -38,6 +38,7 @@ class LabelledQuestion:
     candidates: tuple[Candidate, ...]  # retrieval results, best first
     expected: int | None  # the FAQ entry that answers it; None for an off-topic question
     oos_probability: float | None = None  # the index's off-topic model, when it has one
+    also: frozenset[int] = frozenset()  # other entries whose answer carries the fact asked for too
 
 
 def outcome(question: LabelledQuestion, policy: GatePolicy) -> str:
@@ -50,10 +51,14 @@ def outcome(question: LabelledQuestion, policy: GatePolicy) -> str:
             decision.action, "off_topic_handed_off"
         )
     if decision.action == "answer":
-        return "answered_right" if question.expected in chosen else "answered_wrong"
+        return "answered_right" if chosen & _answers(question) else "answered_wrong"
     if decision.action == "clarify":
-        return "clarified_with_right" if question.expected in chosen else "clarified_without_right"
+        return "clarified_with_right" if chosen & _answers(question) else "clarified_without_right"
     return "handed_off"
+
+
+def _answers(question: LabelledQuestion) -> set[int]:
+    return {question.expected, *question.also} if question.expected is not None else set()
 
 
 def evaluate_policy(questions: Sequence[LabelledQuestion], policy: GatePolicy) -> dict[str, float]:

@@ -26,7 +26,9 @@ class LabelledQuestionsError(ValueError):
 
 
 def labelled_questions_read(path: Path) -> list[tuple[str, str | None]]:
-    """(text, FAQ question or None for off-topic) from {"in_scope": [{"text", "question"}], "out_of_scope": [...]}."""
+    """(text, FAQ question or None for off-topic) from {"in_scope": [{"text", "question"}], "out_of_scope": [...]}.
+    A question may name more than one entry, `|` between them, where each one's answer carries the
+    fact asked for ("how much is UK express?": the shipping costs and the express entry)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         pairs: list[tuple[str, str | None]] = [(str(q["text"]), str(q["question"])) for q in data["in_scope"]]
@@ -53,7 +55,7 @@ def gate_policy_tune(
         )
         if normalise_language(entry_language) == language
     }
-    unknown = sorted({q for _, q in labelled if q is not None and q not in ids})
+    unknown = sorted({q for _, named in labelled if named is not None for q in named.split("|") if q not in ids})
     if unknown:
         raise LabelledQuestionsError(
             f"{len(unknown)} labelled question(s) name no active FAQ entry, e.g. {unknown[0]!r}"
@@ -74,8 +76,9 @@ def gate_policy_tune(
         LabelledQuestion(
             text,
             tuple(Candidate(m.document.id, m.document.question, m.score) for m in index.retrieve(text, vector, k=3)),
-            ids[expected] if expected is not None else None,
+            ids[expected.split("|")[0]] if expected is not None else None,
             index.off_topic_probability(vector),
+            frozenset(ids[q] for q in expected.split("|")[1:]) if expected is not None else frozenset(),
         )
         for (text, expected), vector in zip(labelled, vectors, strict=True)
     ]
@@ -122,7 +125,7 @@ def _reranker_fit(
 ) -> Reranker:
     generic = off_topic_corpus(language)
     texts = [text for text, _ in labelled] + generic
-    answers = [{ids[expected]} if expected is not None else set() for _, expected in labelled]
+    answers = [{ids[q] for q in expected.split("|")} if expected is not None else set() for _, expected in labelled]
     features, labels = index.training_rows(
         texts, np.vstack([vectors, generic_vectors]), answers + [set()] * len(generic)
     )

@@ -52,3 +52,11 @@ def test_a_margin_that_one_question_in_many_pays_for_is_not_worth_asking_every_c
     assert evaluate_policy(one_close_call + clear, policy)["answered_right"] == round(20 / 21, 4)
     # Many such close calls are worth the question.
     assert tune_policy(one_close_call * 10 + clear).clarify_margin > 0.01
+
+
+def test_an_answer_from_another_entry_that_carries_the_fact_counts_as_right() -> None:
+    asked = LabelledQuestion("how much is UK express?", (Candidate(2, "express", 0.9), Candidate(1, "costs", 0.5)), 1)
+    policy = GatePolicy(answer_threshold=0.5)
+    assert evaluate_policy([asked], policy)["answered_wrong"] == 1.0
+    both = LabelledQuestion(asked.text, asked.candidates, 1, also=frozenset({2}))
+    assert evaluate_policy([both], policy)["answered_right"] == 1.0
