@@ -34,7 +34,8 @@ import numpy.typing as npt
 from intents.companies import CompanyNames, company_names
 from intents.embeddings import Embedder, Vectors
 from intents.languages import CHINESE, ENGLISH
-from intents.lexical import EnglishWords, LexicalIndex, Words
+from intents.lexical import ChineseWords, EnglishWords, LexicalIndex, Words
+from intents.offers import ChineseFaqVocabulary, FaqVocabulary
 from intents.places import PlaceNames, place_names
 from intents.retrieval import Match
 from intents.types import FaqDocument
@@ -176,6 +177,8 @@ class HybridIndex:
     # Places a question names and the FAQ does not ("Geneva"), searched for as their country and region too.
     places: PlaceNames | None = field(default_factory=place_names)
     site_text: str = ""  # every entry's text, lower-cased: the places the FAQ names itself
+    # English: the FAQ's words, so that "do you sell paint?" is not answered by an FAQ that never says paint.
+    vocabulary: FaqVocabulary | ChineseFaqVocabulary | None = None
 
     @classmethod
     def build(
@@ -241,6 +244,7 @@ class HybridIndex:
             lexical=LexicalIndex(site_texts, words.lexical),
             stems=[frozenset(words.content(text, all_words=True)) for text in site_texts],
             site_text=" ".join(site_texts).lower(),
+            vocabulary=_vocabulary(words, " ".join(site_texts).lower()),
             companies=company_names().without(own_names),
             reranker=reranker,
             words=words,
@@ -317,8 +321,20 @@ class HybridIndex:
         elsewhere = self.companies.unanswerable(query, self.documents) if self.companies is not None else None
         if elsewhere is not None:
             probabilities = np.where(elsewhere, 0.0, probabilities)
+        if self._asks_for_what_the_faq_never_names(query):
+            probabilities = np.zeros_like(probabilities)
         order = np.argsort(-probabilities)[:k]
         return [Match(self.documents[i], float(probabilities[i])) for i in order]
+
+    def _asks_for_what_the_faq_never_names(self, query: str) -> bool:
+        """ "Do you offer a military discount?" against an FAQ without the word military. A place
+        ("a store in Vienna?") is not such a thing: the FAQ's list of places answers it."""
+        if self.vocabulary is None:
+            return False
+        unnamed = self.vocabulary.unnamed_things(query)
+        if unnamed and self.places is not None:
+            unnamed -= {word.lower() for place in self.places.named(query) for word in place.name.split()}
+        return bool(unnamed)
 
     def search_text(self, query: str) -> str:
         """The query with each place the FAQ does not name followed by its country and region
@@ -332,6 +348,15 @@ class HybridIndex:
         if len(self.phrasings) and float(np.max(self.phrasings @ vector)) >= VERBATIM:
             return 0.0  # one of the site's own phrasings
         return self.off_topic.probability(vector)
+
+
+def _vocabulary(words: Words, text: str) -> FaqVocabulary | ChineseFaqVocabulary | None:
+    """The FAQ's words in its language, for the check of things it never names (English, Chinese)."""
+    if isinstance(words, EnglishWords):
+        return FaqVocabulary(text)
+    if isinstance(words, ChineseWords):
+        return ChineseFaqVocabulary(text)
+    return None
 
 
 def _best_per_owner(

@@ -105,6 +105,11 @@ def _jieba() -> jieba.Tokenizer:
     return tokenizer
 
 
+def jieba_words(text: str, *, search: bool = False) -> list[str]:
+    """jieba's words of `text` (`search`: also the shorter words inside long ones, as for a search index)."""
+    return list(_jieba().cut_for_search(text) if search else _jieba().cut(text))
+
+
 def word_boundaries(text: str) -> set[int]:
     """The offsets where jieba's words of `text` start and end: a name found inside another word is not
     that name (适宜家用 holds 宜家, 北京东路 holds 京东)."""

@@ -100,10 +100,9 @@ def test_the_bundled_minilm_finds_the_right_entry_for_held_out_paraphrases() -> 
 
     queries = embedder.encode([q["text"] for q in data["in_scope"]])
     results = [index.search(vector, k=3) for vector in queries]
-    top1 = np.mean([r[0].document.id == wanted[q["question"]] for r, q in zip(results, data["in_scope"], strict=True)])
-    top3 = np.mean(
-        [any(m.document.id == wanted[q["question"]] for m in r) for r, q in zip(results, data["in_scope"], strict=True)]
-    )
+    answers = [{wanted[name] for name in q["question"].split("|")} for q in data["in_scope"]]
+    top1 = np.mean([r[0].document.id in right for r, right in zip(results, answers, strict=True)])
+    top3 = np.mean([any(m.document.id in right for m in r) for r, right in zip(results, answers, strict=True)])
     # The first 30 are generic off-topic questions; the near misses after them ("do you sell
     # mattresses?") are for the hybrid gate, which tests/replies and the answer evaluation measure.
     off_topic = [index.search(v, k=1)[0].score for v in embedder.encode(data["out_of_scope"][:30])]
