@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from intents.languages import has_han
 from intents.lexical import NameFinder
 from intents.types import FaqDocument
 
 COMPANIES_FILE = Path(__file__).parent / "data" / "other_companies.json"
 RETAILER = "retailer"
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _KINDS = {"retailers": RETAILER, "carriers": "carrier", "others": "other"}
 
 
@@ -44,17 +44,12 @@ class CompanyNames:
     competitor_words: tuple[str, ...]
 
     @functools.cached_property
-    def _finder(self) -> NameFinder:
-        return NameFinder(company.name for company in self.companies)
-
-    @functools.cached_property
-    def _by_key(self) -> dict[str, Company]:
-        return {company.name.lower(): company for company in self.companies}
+    def _finder(self) -> NameFinder[Company]:
+        return NameFinder((company.name, company) for company in self.companies)
 
     def named(self, text: str) -> tuple[Company, ...]:
         """The companies `text` names, each once, in the order of the text."""
-        found = (self._by_key.get(written.lower()) for _, written in self._finder.find(text))
-        return tuple({company.name: company for company in found if company is not None}.values())
+        return tuple({company.name: company for _, _, company in self._finder.find(text)}.values())
 
     def without(self, own_names: Sequence[str]) -> CompanyNames:
         """The list less the site's own names (its name, the names it sells under): a shop called
@@ -68,7 +63,7 @@ class CompanyNames:
     def speaks_of(self, company: Company, document: FaqDocument) -> bool:
         """Whether the entry can answer a question about `company`: it names it, or (a retailer) it
         speaks of competitors or other shops."""
-        text = f"{document.question} {' '.join(document.alternatives)} {document.answer}".lower()
+        text = document.text.lower()
         if company.name.lower() in text:
             return True
         return company.kind == RETAILER and any(word.lower() in text for word in self.competitor_words)
@@ -84,7 +79,7 @@ class CompanyNames:
 
 def _holds(text: str, name: str) -> bool:
     """Whether `text` holds `name` as a whole word (Chinese: anywhere): "Zara Home" holds Zara, "Cups" no UPS."""
-    if _HAN.search(name):
+    if has_han(name):
         return name in text
     return re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", text.lower()) is not None
 

@@ -177,7 +177,7 @@ class HybridIndex:
     # Places a question names and the FAQ does not ("Geneva"), searched for as their country and region too.
     places: PlaceNames | None = field(default_factory=place_names)
     site_text: str = ""  # every entry's text, lower-cased: the places the FAQ names itself
-    # English: the FAQ's words, so that "do you sell paint?" is not answered by an FAQ that never says paint.
+    # The FAQ's words, so that "do you sell paint?" is not answered by an FAQ that never says paint.
     vocabulary: FaqVocabulary | ChineseFaqVocabulary | None = None
 
     @classmethod
@@ -233,7 +233,8 @@ class HybridIndex:
             sentences.append(vectors[count + 1 :])
             sentence_owner += [position] * (len(vectors) - count - 1)
         empty = np.zeros((0, dimension), dtype=np.float32)
-        site_texts = [f"{d.question} {' '.join(d.alternatives)} {d.answer}" for d in documents]
+        site_texts = [d.text for d in documents]
+        site_text = " ".join(site_texts).lower()
         index = cls(
             documents=documents,
             phrasings=np.vstack(phrasings) if phrasings else empty,
@@ -243,8 +244,8 @@ class HybridIndex:
             sentence_owner=np.asarray(sentence_owner, dtype=np.int64),
             lexical=LexicalIndex(site_texts, words.lexical),
             stems=[frozenset(words.content(text, all_words=True)) for text in site_texts],
-            site_text=" ".join(site_texts).lower(),
-            vocabulary=_vocabulary(words, " ".join(site_texts).lower()),
+            site_text=site_text,
+            vocabulary=_vocabulary(words, site_text),
             companies=company_names().without(own_names),
             reranker=reranker,
             words=words,

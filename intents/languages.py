@@ -29,6 +29,11 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 _OWN_SCRIPT = frozenset({CHINESE, "zh-hant", "ja", "ko"})
 
 
+def has_han(text: str) -> bool:
+    """Whether `text` holds a Chinese (Han) character."""
+    return _HAN.search(text) is not None
+
+
 def normalise_language(code: str) -> str:
     """A language code in the form sites use: `zh`, `zh-CN`, `zh_Hans` and `zh-SG` are `zh-hans`;
     other codes are lower-cased with `-` (`en-GB` stays a variant of `en`: `en-gb`)."""

@@ -19,14 +19,14 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import bm25s
 import jieba
 import numpy as np
 import numpy.typing as npt
 
-from intents.languages import CHINESE
+from intents.languages import CHINESE, has_han
 from intents.words import content_stems
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -78,6 +78,7 @@ class EnglishWords:
         return content_stems(text, all_words=all_words)
 
 
+T = TypeVar("T")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+")
 _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
 # Words and characters that tell no FAQ entry from another: particles, pronouns, question words.
@@ -121,23 +122,24 @@ def word_boundaries(text: str) -> set[int]:
     return offsets
 
 
-class NameFinder:
-    """Finds names in a text: those in Latin letters as whole words in any case, Chinese ones as whole
-    jieba words (`word_boundaries`), the longest first and never overlapping."""
+class NameFinder(Generic[T]):
+    """Finds names in a text, each standing for an item: names in Latin letters as whole words in any
+    case, Chinese ones as whole jieba words (`word_boundaries`), the longest first and never
+    overlapping."""
 
-    def __init__(self, names: Iterable[str]) -> None:
-        names = list(names)
-        latin = sorted({n for n in names if n and not _HAN.search(n)}, key=len, reverse=True)
-        self._chinese = sorted({n for n in names if _HAN.search(n)}, key=len, reverse=True)
+    def __init__(self, named: Iterable[tuple[str, T]]) -> None:
+        self._items = {name.lower(): item for name, item in named if name}
+        latin = sorted((n for n in self._items if not has_han(n)), key=len, reverse=True)
+        self._chinese = sorted((n for n in self._items if has_han(n)), key=len, reverse=True)
         alternatives = "|".join(re.escape(name) for name in latin)
         self._latin = (
             re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE) if latin else None
         )
 
-    def find(self, text: str) -> list[tuple[int, str]]:
-        """(offset, the name as written) of every name found, in the order of the text."""
+    def find(self, text: str) -> list[tuple[int, str, T]]:
+        """(offset, the name as written, its item) of every name found, in the order of the text."""
         found = [(m.start(), m.group(0)) for m in self._latin.finditer(text)] if self._latin is not None else []
-        if self._chinese and _HAN.search(text):
+        if self._chinese and has_han(text):
             boundaries = word_boundaries(text)
             taken: set[int] = set()
             for name in self._chinese:
@@ -146,7 +148,7 @@ class NameFinder:
                     if match.start() in boundaries and match.end() in boundaries and not span & taken:
                         found.append((match.start(), name))
                         taken |= span
-        return sorted(found)
+        return [(offset, written, self._items[written.lower()]) for offset, written in sorted(found)]
 
 
 SYNONYMS_ZH = Path(__file__).parent / "data" / "synonyms_zh.json"

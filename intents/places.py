@@ -21,10 +21,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from intents.languages import has_han
 from intents.lexical import NameFinder
 
 PLACES_FILE = Path(__file__).parent / "data" / "places.json"
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _FULL_OPEN, _FULL_COMMA, _FULL_CLOSE = "\uff08", "\uff0c", "\uff09"  # Chinese brackets and comma
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
@@ -42,41 +42,30 @@ class PlaceNames:
     capitalised_only: frozenset[str] = frozenset()
 
     @functools.cached_property
-    def _finder(self) -> NameFinder:
-        return NameFinder(place.name for place in self.places)
+    def _finder(self) -> NameFinder[Place]:
+        return NameFinder((place.name, place) for place in self.places)
 
-    @functools.cached_property
-    def _by_key(self) -> dict[str, Place]:
-        return {place.name.lower(): place for place in self.places}
+    def _found(self, text: str) -> list[tuple[int, str, Place]]:
+        """(offset, as written, place) of the first mention of each place `text` names."""
+        found: dict[str, tuple[int, str, Place]] = {}
+        for offset, written, place in self._finder.find(text):
+            if place.name in self.capitalised_only and (written != place.name or _SENTENCE_START.search(text[:offset])):
+                continue  # "a nice lamp", "Split the payment?", "a bath towel": not places
+            found.setdefault(place.name.lower(), (offset, written, place))
+        return list(found.values())
 
     def named(self, text: str) -> tuple[Place, ...]:
         """The places `text` names, each once, in the order they appear."""
-        found: dict[str, Place] = {}
-        for offset, written in self._finder.find(text):
-            place = self._by_key.get(written.lower())
-            if place is None:
-                continue
-            if place.name in self.capitalised_only and (written != place.name or _SENTENCE_START.search(text[:offset])):
-                continue  # "a nice lamp", "Split the payment?", "a bath towel": not places
-            found.setdefault(place.name.lower(), place)
-        return tuple(found.values())
+        return tuple(place for _, _, place in self._found(text))
 
     def annotated(self, text: str, known: str = "") -> str:
         """`text` with each place it names that `known` does not followed by what it stands for:
         "I live in Geneva (Switzerland)", "我在维也纳（奥地利，欧盟）"."""
-        hints = dict(self.hints(text, known))
-        if not hints:
-            return text
         pieces: list[str] = []
         position = 0
-        for offset, written in self._finder.find(text):
-            place = self._by_key.get(written.lower())
-            if place is None or place.name not in hints or offset < position:
-                continue
+        for offset, written, _, words in self._unknown(text, known):
             end = offset + len(written)
-            words = hints.pop(place.name)
-            chinese = bool(_HAN.search(written))
-            note = _FULL_OPEN + _FULL_COMMA.join(words) + _FULL_CLOSE if chinese else f" ({', '.join(words)})"
+            note = _FULL_OPEN + _FULL_COMMA.join(words) + _FULL_CLOSE if has_han(written) else f" ({', '.join(words)})"
             pieces += [text[position:end], note]
             position = end
         return "".join([*pieces, text[position:]])
@@ -84,14 +73,19 @@ class PlaceNames:
     def hints(self, text: str, known: str = "") -> list[tuple[str, list[str]]]:
         """Each place `text` names that `known` (the site's FAQ text) does not, with the words it stands
         for: its country and region, in the place name's language."""
+        return [(place.name, words) for _, _, place, words in self._unknown(text, known)]
+
+    def _unknown(self, text: str, known: str) -> list[tuple[int, str, Place, list[str]]]:
+        """(offset, as written, place, what it stands for) of the first mention of each place `text`
+        names that `known` does not and that stands for more than its own name."""
         known = known.lower()
-        out: list[tuple[str, list[str]]] = []
-        for place in self.named(text):
+        out: list[tuple[int, str, Place, list[str]]] = []
+        for offset, written, place in self._found(text):
             if place.name.lower() in known:
                 continue
             words = [w for w in dict.fromkeys((place.country, place.region)) if w and w.lower() != place.name.lower()]
             if words:
-                out.append((place.name, words))
+                out.append((offset, written, place, words))
         return out
 
 

@@ -265,7 +265,7 @@ def _follow_up_reading(turn: str, alone: Reading, merged: Reading) -> Reading:
 def _words_of(document: FaqDocument, turn: str) -> set[str]:
     """The entry's words, and each place `turn` names whose country or region the entry names ("and in
     Scotland?" is about an entry on the UK)."""
-    words = content_stems(f"{document.question} {' '.join(document.alternatives)} {document.answer}", all_words=True)
+    words = content_stems(document.text, all_words=True)
     for name, stands_for in place_names().hints(turn):
         if content_stems(" ".join(stands_for), all_words=True) & words:
             words |= content_stems(name, all_words=True)

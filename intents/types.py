@@ -33,6 +33,11 @@ class FaqDocument:
         """Every way the entry's question is written; each is embedded and searched."""
         return (self.question, *self.alternatives)
 
+    @property
+    def text(self) -> str:
+        """The question, the other phrasings and the answer as one text: where the entry's words are."""
+        return f"{self.question} {' '.join(self.alternatives)} {self.answer}"
+
 
 @dataclass(frozen=True)
 class Source:

@@ -55,11 +55,13 @@ def gate_policy_tune(
         )
         if normalise_language(entry_language) == language
     }
-    unknown = sorted({q for _, named in labelled if named is not None for q in named.split("|") if q not in ids})
+    named = [question.split("|") if question is not None else [] for _, question in labelled]
+    unknown = sorted({q for questions in named for q in questions if q not in ids})
     if unknown:
         raise LabelledQuestionsError(
             f"{len(unknown)} labelled question(s) name no active FAQ entry, e.g. {unknown[0]!r}"
         )
+    answers = [[ids[q] for q in questions] for questions in named]  # the entries that answer each, first the label's
     index: Retriever = faq_index_get(site=site, language=language)
     embedder = site_embedder(site, language)
     vectors = embedder.encode([index.search_text(text) for text, _ in labelled])
@@ -70,17 +72,17 @@ def gate_policy_tune(
         # scores instead, which the reranker did not see, chose a higher threshold that handed off
         # more right answers and answered no fewer wrongly on the English development split.)
         generic_vectors = off_topic_vectors(embedder, language)
-        reranker = _reranker_fit(index, labelled, vectors, ids, language, generic_vectors)
+        reranker = _reranker_fit(index, labelled, vectors, answers, language, generic_vectors)
         index = dataclasses.replace(index, reranker=reranker)
     questions = [
         LabelledQuestion(
             text,
             tuple(Candidate(m.document.id, m.document.question, m.score) for m in index.retrieve(text, vector, k=3)),
-            ids[expected.split("|")[0]] if expected is not None else None,
+            entries[0] if entries else None,
             index.off_topic_probability(vector),
-            frozenset(ids[q] for q in expected.split("|")[1:]) if expected is not None else frozenset(),
+            frozenset(entries[1:]),
         )
-        for (text, expected), vector in zip(labelled, vectors, strict=True)
+        for (text, _), entries, vector in zip(labelled, answers, vectors, strict=True)
     ]
     base = GatePolicy(max_failed_turns=settings.CHATBOT_MAX_FAILED_TURNS)
     current = site_gate_policy(site, language)
@@ -119,15 +121,14 @@ def _reranker_fit(
     index: HybridIndex,
     labelled: list[tuple[str, str | None]],
     vectors: np.ndarray,
-    ids: dict[str, int],
+    answers: list[list[int]],
     language: str,
     generic_vectors: np.ndarray,
 ) -> Reranker:
     generic = off_topic_corpus(language)
     texts = [text for text, _ in labelled] + generic
-    answers = [{ids[q] for q in expected.split("|")} if expected is not None else set() for _, expected in labelled]
     features, labels = index.training_rows(
-        texts, np.vstack([vectors, generic_vectors]), answers + [set()] * len(generic)
+        texts, np.vstack([vectors, generic_vectors]), [set(entries) for entries in answers] + [set()] * len(generic)
     )
     return Reranker.fit(features, labels)
 
