@@ -56,7 +56,7 @@ def _measure(language: str, entries: int, queries: int, rng: np.random.Generator
     corpus = off_topic_corpus(language)
     index = HybridIndex.from_vectors(
         rows,
-        reranker=default_reranker(language),
+        reranker=default_reranker(language, embedder.model_name),
         off_topic_vectors=embedder.encode(corpus) if corpus else None,
         words=words_for(language),
     )

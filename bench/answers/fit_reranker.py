@@ -66,7 +66,7 @@ def main() -> None:
     texts = [t for t, _ in train_in] + train_oos + generic
     labels = [answer for _, answer in train_in] + [set()] * (len(train_oos) + len(generic))
     features, targets = index.training_rows(texts, embedder.encode([index.search_text(t) for t in texts]), labels)
-    reranker = Reranker.fit(features, targets, c=args.c)
+    reranker = Reranker.fit(features, targets, c=args.c, encoder=embedder.model_name)
     report: dict[str, object] = {"features": list(FEATURES), "reranker": reranker.to_json()}
 
     if args.measure:

@@ -26,7 +26,7 @@ from chatbot.replies.loading import embedder_for, off_topic_vectors, site_encode
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
 from intents.gate import GatePolicy
-from intents.hybrid import HybridIndex, Reranker, default_reranker
+from intents.hybrid import HybridIndex, Reranker, default_reranker, encoder_key
 from intents.languages import normalise_language
 from intents.lexical import words_for
 from intents.retrieval import FaqIndex, Retriever
@@ -90,18 +90,29 @@ def site_embedder(site: Site, language: str | None = None) -> Embedder:
     return embedder_for(language)
 
 
-def site_reranker(site: Site, language: str | None = None) -> Reranker:
-    """The site's own reranker weights for `language` (fit by `gate_tune`), else the shipped default."""
+def site_reranker(site: Site, language: str | None = None, model_name: str = "") -> Reranker:
+    """The site's own reranker weights for `language` (fit by `gate_tune`) where they were fit over
+    the embedder `model_name` now serving it, else the shipped default for that embedder."""
     language = site_language(site, language)
     stored = _stored_reranker(site, language)
     if stored:
         try:
             if not isinstance(stored, dict):
                 raise ValueError("not a JSON object")
-            return Reranker.from_json(stored)
+            reranker = Reranker.from_json(stored)
         except ValueError:
             logger.warning("site %s: stored reranker weights do not fit this version; using the default", site.key)
-    return default_reranker(language)
+        else:
+            if reranker.fits(model_name):
+                return reranker
+            logger.warning(
+                "site %s: its %s reranker was fit over %s, not %s; using the default until gate_tune runs again",
+                site.key,
+                language,
+                reranker.encoder,
+                encoder_key(model_name),
+            )
+    return default_reranker(language, model_name)
 
 
 def site_gate_policy(site: Site, language: str | None = None) -> GatePolicy:
@@ -190,7 +201,7 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
         corpus = off_topic_vectors(embedder, language)
         index = HybridIndex.from_vectors(
             entries,
-            reranker=site_reranker(site, language),
+            reranker=site_reranker(site, language, embedder.model_name),
             off_topic_vectors=corpus if len(corpus) else None,
             words=words_for(language, terms),
             own_names=(site.name, *terms),

@@ -72,7 +72,7 @@ def gate_policy_tune(
         # scores instead, which the reranker did not see, chose a higher threshold that handed off
         # more right answers and answered no fewer wrongly on the English development split.)
         generic_vectors = off_topic_vectors(embedder, language)
-        reranker = _reranker_fit(index, labelled, vectors, answers, language, generic_vectors)
+        reranker = _reranker_fit(index, labelled, vectors, answers, language, generic_vectors, embedder.model_name)
         index = dataclasses.replace(index, reranker=reranker)
     questions = [
         LabelledQuestion(
@@ -124,13 +124,14 @@ def _reranker_fit(
     answers: list[list[int]],
     language: str,
     generic_vectors: np.ndarray,
+    model_name: str,
 ) -> Reranker:
     generic = off_topic_corpus(language)
     texts = [text for text, _ in labelled] + generic
     features, labels = index.training_rows(
         texts, np.vstack([vectors, generic_vectors]), [set(entries) for entries in answers] + [set()] * len(generic)
     )
-    return Reranker.fit(features, labels)
+    return Reranker.fit(features, labels, encoder=model_name)
 
 
 def _thresholds(policy: GatePolicy) -> dict[str, float]:

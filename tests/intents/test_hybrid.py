@@ -6,7 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from intents.hybrid import DEFAULT_RERANKER, FEATURES, HybridIndex, Reranker, embedded_texts, off_topic_corpus
+from intents.embeddings import CharacterNgramEmbedder
+from intents.hybrid import (
+    DEFAULT_RERANKER,
+    DEFAULT_RERANKER_ZH,
+    DEFAULT_RERANKER_ZH_E5,
+    FEATURES,
+    HybridIndex,
+    Reranker,
+    default_reranker,
+    embedded_texts,
+    off_topic_corpus,
+)
+from intents.languages import CHINESE, ENGLISH
 from intents.lexical import LexicalIndex, lexical_tokens
 from intents.types import FaqDocument
 from tests.intents.generation.conftest import HashingEmbedder
@@ -60,6 +72,23 @@ def test_reranker_weights_round_trip_and_refuse_another_feature_set() -> None:
     assert Reranker.from_json(DEFAULT_RERANKER.to_json()) == DEFAULT_RERANKER
     with pytest.raises(ValueError, match="features"):
         Reranker.from_json({**DEFAULT_RERANKER.to_json(), "features": ["dense"]})
+
+
+def test_a_fitted_reranker_records_the_encoder_it_was_fit_over_and_fits_only_that_one() -> None:
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(200, len(FEATURES)))
+    reranker = Reranker.fit(features, (features[:, 0] > 0).astype(np.int64), encoder="/srv/models/site/zh-hans/ab12")
+    assert reranker.encoder == "ab12"
+    assert Reranker.from_json(reranker.to_json()) == reranker
+    assert reranker.fits("/elsewhere/models/site/zh-hans/ab12")  # the same encoder, its folder moved
+    assert not reranker.fits("/srv/models/multilingual-e5-small")
+    assert Reranker.from_json({k: v for k, v in reranker.to_json().items() if k != "encoder"}).fits("anything")
+
+
+def test_the_shipped_chinese_reranker_follows_the_encoder_the_deployment_embeds_chinese_with() -> None:
+    assert default_reranker(CHINESE, "/srv/var/models/multilingual-e5-small") == DEFAULT_RERANKER_ZH_E5
+    assert default_reranker(CHINESE, CharacterNgramEmbedder.model_name) == DEFAULT_RERANKER_ZH
+    assert default_reranker(ENGLISH, "/srv/var/models/multilingual-e5-small") == DEFAULT_RERANKER
 
 
 def test_a_fitted_reranker_learns_which_feature_tells_the_answer() -> None:

@@ -1,4 +1,5 @@
 import json
+import logging
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -6,13 +7,19 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from chatbot.replies.faq_index import site_reranker
+from chatbot.replies.loading import embedder_get
+from intents.hybrid import DEFAULT_RERANKER, Reranker, encoder_key
+
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "chatbot" / "knowledge" / "demo_faq_questions.json"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def test_tuning_the_demo_site_saves_thresholds_no_worse_than_before(demo_site: Any) -> None:
+def test_tuning_the_demo_site_saves_thresholds_no_worse_than_before(
+    demo_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     out = StringIO()
     call_command("gate_tune", "--site", "demo", "--data", str(QUESTIONS), "--apply", "--json", stdout=out)
     report = json.loads(out.getvalue())
@@ -27,6 +34,13 @@ def test_tuning_the_demo_site_saves_thresholds_no_worse_than_before(demo_site: A
     assert report["tuned"]["utility"] >= report["current"]["utility"]
     assert report["tuned"]["answered_wrong"] < 0.15
     assert set(report["tuned_out_of_sample_2fold"]) >= {"answered_right", "answered_wrong", "off_topic_handed_off"}
+    # The weights are the site's over the encoder they were fit over, and only over that one.
+    serving = embedder_get().model_name
+    tuned = Reranker.from_json(demo_site.retrieval_reranker)
+    assert tuned.encoder == encoder_key(serving) and site_reranker(demo_site, "en", serving) == tuned
+    with caplog.at_level(logging.WARNING):
+        assert site_reranker(demo_site, "en", "/srv/models/another-encoder") == DEFAULT_RERANKER
+    assert "fit over all-MiniLM-L6-v2, not another-encoder" in caplog.text
 
 
 def test_labels_that_name_no_faq_entry_are_refused(demo_site: Any, tmp_path: Path) -> None:

