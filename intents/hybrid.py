@@ -71,17 +71,21 @@ def embedded_texts(document: FaqDocument) -> list[str]:
     return [*document.phrasings, document.answer, *answer_sentences(document.answer)]
 
 
-def encoder_key(model_name: str) -> str:
-    """An embedder's name as rerankers record it: the last part of its path or hub id
-    ("multilingual-e5-small", a site encoder's fingerprint folder), so a moved model folder is
-    the same encoder."""
-    return Path(model_name).name
+FINE_TUNED = " (fine-tuned)"
+
+
+def encoder_name(model_name: str, *, fine_tuned: bool = False) -> str:
+    """An encoder as rerankers record what they were fit over: the last part of its path or hub id
+    ("multilingual-e5-small", "all-MiniLM-L6-v2", "character-ngrams-v1"; a moved folder is the same
+    encoder), and whether it is a site's own fine-tuned copy of it. A site encoder trained again
+    (`encoder_finetune` without `--tune`) is the same; the base model is not."""
+    return Path(model_name).name + (FINE_TUNED if fine_tuned else "")
 
 
 @dataclass(frozen=True)
 class Reranker:
-    """Logistic-regression weights over `FEATURES`, fit over one embedder's scores (`encoder`, its
-    `encoder_key`; "" where not recorded): another embedder's cosines lie elsewhere."""
+    """Logistic-regression weights over `FEATURES`, fit over one encoder's scores (`encoder`, an
+    `encoder_name`; "" where not recorded): another encoder's cosines lie elsewhere."""
 
     weights: tuple[float, ...]
     bias: float
@@ -91,9 +95,9 @@ class Reranker:
         logits = features @ np.asarray(self.weights) + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
-    def fits(self, model_name: str) -> bool:
-        """Whether these weights were fit over the embedder `model_name` (or it was not recorded)."""
-        return not self.encoder or self.encoder == encoder_key(model_name)
+    def fits(self, encoder: str) -> bool:
+        """Whether these weights were fit over `encoder` (an `encoder_name`), or it was not recorded."""
+        return not self.encoder or self.encoder == encoder
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
@@ -117,11 +121,11 @@ class Reranker:
     def fit(
         cls, features: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], *, c: float = 1.0, encoder: str = ""
     ) -> Reranker:
-        """Weights fit on `features` (rows of `FEATURES`) and `labels`, over the embedder named `encoder`."""
+        """Weights fit on `features` (rows of `FEATURES`) and `labels`, over `encoder` (an `encoder_name`)."""
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=c, max_iter=5000).fit(features, labels)
-        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), encoder_key(encoder))
+        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), encoder)
 
 
 # Fit with `python bench/answers/fit_reranker.py` on the demo shop's gate-tuning questions
@@ -148,16 +152,16 @@ DEFAULT_RERANKER_ZH_E5 = Reranker(
     encoder="multilingual-e5-small",
 )
 DEFAULT_RERANKERS: dict[str, Reranker] = {ENGLISH: DEFAULT_RERANKER, CHINESE: DEFAULT_RERANKER_ZH}
-# Where a language's encoder has weights of its own (by `encoder_key`).
+# Where a language's encoder has weights of its own (by `encoder_name` of the base model).
 ENCODER_RERANKERS: dict[tuple[str, str], Reranker] = {(CHINESE, "multilingual-e5-small"): DEFAULT_RERANKER_ZH_E5}
 
 
-def default_reranker(language: str, model_name: str = "") -> Reranker:
-    """The shipped reranker for `language` over the embedder `model_name`: the one fit over that
-    encoder where there is one, else the language's (the English one where none was fit for it)."""
-    return ENCODER_RERANKERS.get((language, encoder_key(model_name))) or DEFAULT_RERANKERS.get(
-        language, DEFAULT_RERANKER
-    )
+def default_reranker(language: str, encoder: str = "") -> Reranker:
+    """The shipped reranker for `language` over `encoder` (an `encoder_name`, or a model's path): the
+    one fit over that model (a site's fine-tuned copy of it included) where there is one, else the
+    language's (the English one where none was fit for it)."""
+    base = encoder_name(encoder).removesuffix(FINE_TUNED)
+    return ENCODER_RERANKERS.get((language, base)) or DEFAULT_RERANKERS.get(language, DEFAULT_RERANKER)
 
 
 @dataclass

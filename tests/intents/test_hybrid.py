@@ -16,6 +16,7 @@ from intents.hybrid import (
     Reranker,
     default_reranker,
     embedded_texts,
+    encoder_name,
     off_topic_corpus,
 )
 from intents.languages import CHINESE, ENGLISH
@@ -77,16 +78,20 @@ def test_reranker_weights_round_trip_and_refuse_another_feature_set() -> None:
 def test_a_fitted_reranker_records_the_encoder_it_was_fit_over_and_fits_only_that_one() -> None:
     rng = np.random.default_rng(1)
     features = rng.normal(size=(200, len(FEATURES)))
-    reranker = Reranker.fit(features, (features[:, 0] > 0).astype(np.int64), encoder="/srv/models/site/zh-hans/ab12")
-    assert reranker.encoder == "ab12"
+    fine_tuned = encoder_name("/srv/models/multilingual-e5-small", fine_tuned=True)
+    reranker = Reranker.fit(features, (features[:, 0] > 0).astype(np.int64), encoder=fine_tuned)
+    assert reranker.encoder == "multilingual-e5-small (fine-tuned)"
     assert Reranker.from_json(reranker.to_json()) == reranker
-    assert reranker.fits("/elsewhere/models/site/zh-hans/ab12")  # the same encoder, its folder moved
-    assert not reranker.fits("/srv/models/multilingual-e5-small")
+    # Its folder moved, or the site's encoder trained again: the same fine-tuned e5.
+    assert reranker.fits(encoder_name("/elsewhere/multilingual-e5-small", fine_tuned=True))
+    assert not reranker.fits(encoder_name("/srv/models/multilingual-e5-small"))  # the base model
+    assert not reranker.fits(encoder_name(CharacterNgramEmbedder.model_name))
     assert Reranker.from_json({k: v for k, v in reranker.to_json().items() if k != "encoder"}).fits("anything")
 
 
 def test_the_shipped_chinese_reranker_follows_the_encoder_the_deployment_embeds_chinese_with() -> None:
     assert default_reranker(CHINESE, "/srv/var/models/multilingual-e5-small") == DEFAULT_RERANKER_ZH_E5
+    assert default_reranker(CHINESE, "multilingual-e5-small (fine-tuned)") == DEFAULT_RERANKER_ZH_E5
     assert default_reranker(CHINESE, CharacterNgramEmbedder.model_name) == DEFAULT_RERANKER_ZH
     assert default_reranker(ENGLISH, "/srv/var/models/multilingual-e5-small") == DEFAULT_RERANKER
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from chatbot.replies.faq_index import site_reranker
+from chatbot.replies.faq_index import site_encoder_name, site_reranker
 from chatbot.replies.loading import embedder_get
-from intents.hybrid import DEFAULT_RERANKER, Reranker, encoder_key
+from intents.hybrid import DEFAULT_RERANKER, Reranker
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "chatbot" / "knowledge" / "demo_faq_questions.json"
@@ -35,12 +35,12 @@ def test_tuning_the_demo_site_saves_thresholds_no_worse_than_before(
     assert report["tuned"]["answered_wrong"] < 0.15
     assert set(report["tuned_out_of_sample_2fold"]) >= {"answered_right", "answered_wrong", "off_topic_handed_off"}
     # The weights are the site's over the encoder they were fit over, and only over that one.
-    serving = embedder_get().model_name
+    serving = site_encoder_name(demo_site, "en", embedder_get())
     tuned = Reranker.from_json(demo_site.retrieval_reranker)
-    assert tuned.encoder == encoder_key(serving) and site_reranker(demo_site, "en", serving) == tuned
+    assert tuned.encoder == serving == "all-MiniLM-L6-v2" and site_reranker(demo_site, "en", serving) == tuned
     with caplog.at_level(logging.WARNING):
-        assert site_reranker(demo_site, "en", "/srv/models/another-encoder") == DEFAULT_RERANKER
-    assert "fit over all-MiniLM-L6-v2, not another-encoder" in caplog.text
+        assert site_reranker(demo_site, "en", "multilingual-e5-small") == DEFAULT_RERANKER
+    assert "fit over all-MiniLM-L6-v2, not multilingual-e5-small" in caplog.text
 
 
 def test_labels_that_name_no_faq_entry_are_refused(demo_site: Any, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from chatbot.replies import loading
 from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_embedder
 from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
+from intents.hybrid import DEFAULT_RERANKER, HybridIndex, Reranker
 
 pytestmark = [pytest.mark.django_db]
 
@@ -52,6 +53,12 @@ def best_match(site: Site, text: str) -> str:
     return faq_index_get(site=site).retrieve(text, vector, k=1)[0].document.question
 
 
+def index_reranker(site: Site) -> Reranker:
+    index = faq_index_get(site=site)
+    assert isinstance(index, HybridIndex)
+    return index.reranker
+
+
 def finetune(*args: str) -> dict[str, Any]:
     out = StringIO()
     call_command("encoder_finetune", "--site", "shop", *QUICK, "--json", *args, stdout=out, stderr=StringIO())
@@ -85,7 +92,7 @@ def test_a_site_fine_tunes_its_own_encoder_and_answers_with_it(shop: Site, setti
 
 @pytest.mark.slow
 def test_tune_refits_the_gate_for_the_new_encoder_and_reset_serves_the_default_again(
-    shop: Site, tmp_path: Path
+    shop: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     labelled = tmp_path / "questions.json"
     labelled.write_text(
@@ -105,12 +112,25 @@ def test_tune_refits_the_gate_for_the_new_encoder_and_reset_serves_the_default_a
     report = finetune("--tune", str(labelled))
     shop.refresh_from_db()
     assert shop.retrieval_reranker and report["gate"]["tuned"]["answer_threshold"] == shop.answer_threshold
+    tuned = Reranker.from_json(shop.retrieval_reranker)
+    assert tuned.encoder == "all-MiniLM-L6-v2 (fine-tuned)" and index_reranker(shop) == tuned
+
+    # Trained again on a changed FAQ without --tune: still the site's fine-tuned MiniLM, so its weights
+    # still serve (they fit it far better than the base model's).
+    FaqEntry.objects.filter(site=shop, question="Can I return an item?").update(alternatives=["return window"])
+    assert finetune()["trained"] is True
+    shop.refresh_from_db()
+    assert index_reranker(shop) == tuned
 
     out = StringIO()
-    call_command("encoder_finetune", "--site", "shop", "--reset", "--json", stdout=out, stderr=StringIO())
-    shop.refresh_from_db()
-    assert shop.embedding_models == {} and json.loads(out.getvalue())["embedded"] == 3
-    assert site_embedder(shop) is embedder_get()
+    with caplog.at_level(logging.WARNING, logger="chatbot.replies.faq_index"):
+        call_command("encoder_finetune", "--site", "shop", "--reset", "--json", stdout=out, stderr=StringIO())
+        shop.refresh_from_db()
+        assert shop.embedding_models == {} and json.loads(out.getvalue())["embedded"] == 3
+        assert site_embedder(shop) is embedder_get()
+        # The base model's scores are not the fine-tuned copy's: the shipped weights, until gate_tune runs.
+        assert index_reranker(shop) == DEFAULT_RERANKER
+    assert "fit over all-MiniLM-L6-v2 (fine-tuned), not all-MiniLM-L6-v2" in caplog.text
     assert set(FaqEntry.objects.filter(site=shop).values_list("embedding_model", flat=True)) == {
         embedder_get().model_name
     }
