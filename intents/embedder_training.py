@@ -123,6 +123,16 @@ def _distinct_texts(texts: Sequence[str]) -> list[str]:
     return [text for text in dict.fromkeys(texts) if text.strip()]
 
 
+def trained_base_model(directory: Path) -> str | None:
+    """The base model a site encoder folder was fine-tuned from, as its settings named it ("" for the
+    bundled MiniLM), or None if the folder does not say."""
+    try:
+        base = json.loads((directory / TRAINING_FILE).read_text(encoding="utf-8"))["config"]["base_model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(base or "")
+
+
 def trained_fingerprint(directory: Path) -> str | None:
     """The fingerprint a folder was trained with, or None if it holds no trained site encoder."""
     try:

@@ -24,7 +24,8 @@ from django.conf import settings
 from chatbot.knowledge.models import FaqEntry
 from chatbot.replies.loading import embedder_for, language_encoder_name, off_topic_vectors, site_encoder_at
 from chatbot.sites.models import Site
-from intents.embeddings import Embedder
+from intents.embedder_training import trained_base_model
+from intents.embeddings import BUNDLED_MINILM, Embedder
 from intents.gate import GatePolicy
 from intents.hybrid import HybridIndex, Reranker, default_reranker, encoder_name
 from intents.languages import normalise_language
@@ -92,10 +93,15 @@ def site_embedder(site: Site, language: str | None = None) -> Embedder:
 
 def site_encoder_name(site: Site, language: str | None, embedder: Embedder) -> str:
     """The encoder `embedder` (serving the site's `language`) as rerankers record it
-    (`intents.hybrid.encoder_name`): the language's encoder, fine-tuned where it is the site's own."""
+    (`intents.hybrid.encoder_name`): the site's own, fine-tuned from the model its folder names, or
+    the language's encoder."""
     location = site_encoder_location(site, language)
-    fine_tuned = location is not None and embedder.model_name == str(location)
-    return encoder_name(language_encoder_name(site_language(site, language)), fine_tuned=fine_tuned)
+    if location is None or embedder.model_name != str(location):
+        return encoder_name(language_encoder_name(site_language(site, language)))
+    base = trained_base_model(location)
+    if base is None:  # a folder that does not say: the language's encoder, as it is set now
+        base = language_encoder_name(site_language(site, language))
+    return encoder_name(base or BUNDLED_MINILM, fine_tuned=True)
 
 
 def site_reranker(site: Site, language: str | None = None, encoder: str = "") -> Reranker:

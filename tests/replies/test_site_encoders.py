@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from chatbot.knowledge.models import FaqEntry
 from chatbot.replies import loading
-from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_embedder
+from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_embedder, site_encoder_name
 from chatbot.replies.loading import embedder_get
 from chatbot.sites.models import Site
 from intents.hybrid import DEFAULT_RERANKER, HybridIndex, Reranker
@@ -92,7 +92,7 @@ def test_a_site_fine_tunes_its_own_encoder_and_answers_with_it(shop: Site, setti
 
 @pytest.mark.slow
 def test_tune_refits_the_gate_for_the_new_encoder_and_reset_serves_the_default_again(
-    shop: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    shop: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture, settings: Any
 ) -> None:
     labelled = tmp_path / "questions.json"
     labelled.write_text(
@@ -121,6 +121,10 @@ def test_tune_refits_the_gate_for_the_new_encoder_and_reset_serves_the_default_a
     assert finetune()["trained"] is True
     shop.refresh_from_db()
     assert index_reranker(shop) == tuned
+    # It is a fine-tuned MiniLM (its folder says so) whatever the language's encoder is set to now.
+    settings.CHATBOT_EMBEDDING_MODEL = "/srv/models/another-encoder"
+    assert site_encoder_name(shop, "en", site_embedder(shop)) == "all-MiniLM-L6-v2 (fine-tuned)"
+    settings.CHATBOT_EMBEDDING_MODEL = ""
 
     out = StringIO()
     with caplog.at_level(logging.WARNING, logger="chatbot.replies.faq_index"):
