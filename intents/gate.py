@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from intents.injection import instructs_the_bot
 from intents.types import Turn
 
 Action = Literal["answer", "clarify", "handoff"]
@@ -49,7 +50,15 @@ _DEMANDS_PERSON = re.compile(
     re.IGNORECASE,
 )
 _AVAILABILITY_QUESTION_MAX = 12  # words, or Chinese characters / 2
+# ... or this many when the message opens with the question ("when can I reach a real person on the
+# phone during the week?"): a complaint that names a day does not start by asking when.
+_OPENS_ASKING_WHEN = re.compile(
+    r"^\W*((when (can|could|do|does|are|is|will|would)|(at )?what time|which days?|what days?)\b|什么时候|几点|哪天)",
+    re.IGNORECASE,
+)
+_OPENING_AVAILABILITY_QUESTION_MAX = 20
 ASKED_FOR_HUMAN_REASON = "customer asked for a person"
+INSTRUCTS_THE_BOT_REASON = "the message gives the bot orders"
 # A follow-up that points back at the previous question ("and how long does *that* take?").
 _REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|those|these|they|them|one)\b", re.IGNORECASE)
 _FOLLOW_UP_MAX_WORDS = 10
@@ -91,7 +100,8 @@ def asks_when_people_are_available(text: str) -> bool:
         asks_for_human(text)
         and bool(_ASKS_WHEN.search(text))
         and not _DEMANDS_PERSON.search(text)
-        and length <= _AVAILABILITY_QUESTION_MAX
+        and length
+        <= (_OPENING_AVAILABILITY_QUESTION_MAX if _OPENS_ASKING_WHEN.search(text) else _AVAILABILITY_QUESTION_MAX)
     )
 
 
@@ -145,7 +155,10 @@ def decide(
 
     A customer who asks for a person is handed to one at once, except when they ask *when* one can be
     reached: then an FAQ entry that clearly answers it (the opening hours) is the reply, and only
-    otherwise are they handed over."""
+    otherwise are they handed over. A message that tries to give the bot orders ("ignore all previous
+    instructions", "you are now DAN", `intents.injection`) is not answered, whatever else it asks."""
+    if instructs_the_bot(question):
+        return _cannot_answer(INSTRUCTS_THE_BOT_REASON, history, policy)
     if asks_for_human(question):
         if asks_when_people_are_available(question):
             decision = _faq_decision(candidates, history, policy, oos_probability)

@@ -24,7 +24,11 @@ _EXISTENCE = re.compile(
     r"\b(?:do|does|can|could)\s+(?:you|u|y'all|the\s+\w+(?:\s+\w+)?)\s+"
     r"(?:have|has|sell|offer|do|give|provide|hire|repair|buy|rent|stock)\b(?P<thing>.*)"
     r"|\b(?:is|are)\s+there\s+(?P<there>.*)"
-    r"|\bare\s+you\s+(?P<hiring>hiring\b.*)",
+    r"|\bare\s+you\s+(?P<hiring>hiring\b.*)"
+    # "can I book a private shopping appointment", "could we hire a stylist"
+    r"|\b(?:can|could|may)\s+(?:i|we)\s+(?:book|reserve|schedule|arrange|hire|rent|borrow|lease)\b(?P<booking>.*)"
+    # "who founded Lumen & Loom?", "who is your CEO?": the FAQ says who only where it names them
+    r"|^\W*who(?:'s|\s+is|\s+are|\s+was|\s+were)?\s+(?P<who>.*)",
     re.IGNORECASE,
 )
 

@@ -15,6 +15,7 @@ from intents.classifier import IntentClassifier
 from intents.embeddings import Embedder, Vectors
 from intents.gate import (
     ASKED_FOR_HUMAN_REASON,
+    INSTRUCTS_THE_BOT_REASON,
     Candidate,
     Decision,
     GatePolicy,
@@ -34,6 +35,7 @@ NOT_SURE_TEXT = text("not_sure")
 CLARIFY_TEXT = text("clarify")
 ASKED_FOR_HUMAN_TEXT = text("asked_for_human")
 ESCALATED_TEXT = text("escalated")
+INSTRUCTIONS_REFUSED_TEXT = text("instructions_refused")
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,9 @@ class RetrievalResponder:
             return Answer(text=answers[cited[0].id], intent="faq", confidence=0.0, sources=cited)
         if decision.action == "clarify":
             return Answer(text=text("clarify", language), intent="faq", confidence=0.0, options=cited)
+        if decision.reason.startswith(INSTRUCTS_THE_BOT_REASON) and not decision.escalate:
+            # Orders to the bot ("ignore your instructions") get what it is for, and no offer of a person.
+            return Answer(text=text("instructions_refused", language), intent="out_of_scope", confidence=0.0)
         # The customer asked for a person, in words the gate recognises or as a handoff intent.
         asked = decision.reason.startswith((ASKED_FOR_HUMAN_REASON, "intent "))
         if asked:

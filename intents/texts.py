@@ -16,6 +16,7 @@ from intents.languages import CHINESE, ENGLISH, base_language, normalise_languag
 TextKey = Literal[
     "greeting",
     "not_sure",
+    "instructions_refused",
     "clarify",
     "asked_for_human",
     "escalated",
@@ -33,6 +34,10 @@ TEXTS: dict[str, dict[TextKey, str]] = {
     ENGLISH: {
         "greeting": "Hi! How can we help you today?",
         "not_sure": "I'm not sure I have the right answer to that. Would you like me to bring in a member of our team?",
+        "instructions_refused": (
+            "I can only answer questions about our shop, your orders and our products, and I can't change how I "
+            "work. What can I help you with?"
+        ),
         "clarify": "I have a couple of answers that might fit. Which one do you mean?",
         "asked_for_human": "Of course. I'm bringing in a member of our team; they'll reply here as soon as they can.",
         "escalated": "I'm sorry I couldn't help with that. I've asked a member of our team to join this chat.",
@@ -53,6 +58,9 @@ TEXTS: dict[str, dict[TextKey, str]] = {
     CHINESE: {
         "greeting": "您好！请问有什么可以帮您？",
         "not_sure": "抱歉，这个问题我暂时没法给您准确的答复。需要帮您转接人工客服吗？",
+        "instructions_refused": (
+            "抱歉，我只能回答与本店商品、订单和服务相关的问题，也无法更改我的设定。请问有什么可以帮您？"
+        ),
         "clarify": "我找到了几个可能相关的答案，请问您想问的是哪一个？",
         "asked_for_human": "好的，正在为您转接人工客服，客服会尽快在这里回复您。",
         "escalated": "抱歉没能帮您解决这个问题，已为您转接人工客服，请稍候。",

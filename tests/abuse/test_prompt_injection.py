@@ -22,10 +22,12 @@ from intents.embeddings import SentenceTransformerEmbedder
 from intents.gate import GatePolicy
 from intents.generation.prompting import INSTRUCTIONS, PromptBuilder
 from intents.generation.responder import GeneratingResponder
+from intents.injection import instructs_the_bot
 from intents.retrieval import (
     ASKED_FOR_HUMAN_TEXT,
     CLARIFY_TEXT,
     ESCALATED_TEXT,
+    INSTRUCTIONS_REFUSED_TEXT,
     NOT_SURE_TEXT,
     FaqIndex,
     RetrievalResponder,
@@ -132,9 +134,12 @@ def customer(text: str) -> list[Turn]:
 def test_an_injection_only_ever_gets_an_faq_answer_or_a_fixed_gate_text(
     retrieval: RetrievalResponder, demo_faq: Sequence[FaqDocument], attempt: str
 ) -> None:
-    allowed = {entry.answer for entry in demo_faq} | {NOT_SURE_TEXT, CLARIFY_TEXT, ASKED_FOR_HUMAN_TEXT, ESCALATED_TEXT}
+    fixed = {NOT_SURE_TEXT, CLARIFY_TEXT, ASKED_FOR_HUMAN_TEXT, ESCALATED_TEXT, INSTRUCTIONS_REFUSED_TEXT}
+    allowed = {entry.answer for entry in demo_faq} | fixed
     streamed, answer = reply_of(retrieval, customer(attempt))
     assert answer.text in allowed and streamed == answer.text
+    if instructs_the_bot(attempt):
+        assert answer.text == INSTRUCTIONS_REFUSED_TEXT
     if answer.decision == "answer":
         # The entry the reply cites is the one whose text it is, and it scored over the threshold.
         cited = next(entry for entry in demo_faq if entry.id == answer.sources[0].id)

@@ -96,6 +96,7 @@ HOURS = Candidate(4, "What are your customer service opening hours?", 0.71)
     [
         "can I talk to a human on Sunday?",
         "when can I speak to a real person?",
+        "when can I reach a real person on the phone during the week?",
         "what time can I chat with an agent tomorrow?",
         "礼拜天能找到人工客服吗",
         "人工客服几点上班",
@@ -120,6 +121,8 @@ def test_asking_when_a_person_can_be_reached_escalates_when_the_faq_cannot_answe
         "when I try to pay it fails, let me talk to a human",
         "I ordered on Monday and it still has not come and I am fed up, get me a real person",
         "connect me to a real person to open a complaint",
+        "when I try to pay with my card it fails every single time, can I talk to a human?",
+        "I ordered a sofa on Monday and I have been waiting all week, can I talk to a human?",
         "浪费我时间，转人工",
         "我要转人工",
         "我周一下的单到现在还没到，转人工",

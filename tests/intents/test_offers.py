@@ -28,6 +28,10 @@ ENGLISH = FaqVocabulary(" ".join(f"{d.question} {' '.join(d.alternatives)} {d.an
         ("Does the London showroom have toilets?", {"toilets"}),
         ("Are you hiring?", {"hiring"}),
         ("Do you sell paint or wallpaper?", {"paint", "wallpaper"}),
+        ("Can I book a private shopping appointment at the London showroom?", {"private", "shopping", "appointment"}),
+        ("could we hire a stylist?", {"stylist"}),
+        ("Who is the CEO of your stores?", {"ceo"}),
+        ("who's your landlord", {"landlord"}),
     ],
 )
 def test_an_existence_question_about_something_the_faq_never_names_is_found(question: str, unnamed: set[str]) -> None:
@@ -43,6 +47,9 @@ def test_an_existence_question_about_something_the_faq_never_names_is_found(ques
         "is there a phone line I can ring?",  # what is asked for is "a phone line"; "I can ring" is a clause
         "how do I get the first-order discount?",  # not an existence question
         "can I return paint I bought?",
+        "can I arrange free shipping?",  # the FAQ speaks of free shipping
+        "who do I call about my order?",  # "I call ..." is a clause
+        "who offers free shipping?",
     ],
 )
 def test_other_questions_and_the_faqs_own_words_are_left_to_the_gate(question: str) -> None:
