@@ -13,6 +13,7 @@ trip them: "can I ignore the care instructions and tumble dry?", "ignore my last
 
 from __future__ import annotations
 
+import functools
 import re
 
 # What an attempt tells the bot to drop: its instructions, rules, prompt, programming, the FAQ itself.
@@ -71,6 +72,10 @@ _CHINESE = (
 _ATTEMPT = re.compile("|".join(f"(?:{p})" for p in (*_ENGLISH, *_CHINESE)), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def instructs_the_bot(text: str) -> bool:
-    """Whether `text` tries to give the bot orders (new instructions, a new role, a mode, its prompt)."""
+    """Whether `text` tries to give the bot orders (new instructions, a new role, a mode, its prompt).
+
+    Remembered per text: the gate asks it of every labelled question under each of the ~800 policies
+    `gate_tune` tries, and the patterns take about 70 µs a message."""
     return bool(_ATTEMPT.search(text))
