@@ -35,12 +35,15 @@ _ASKS_FOR_HUMAN = re.compile(
 # Bare "hours", "open", "tomorrow" and 时间 are left out: "I've waited for hours, get me a human" asks for
 # a person now, and so does anything with a demand in it (_DEMANDS_PERSON) or a long message (a complaint
 # that names a day: "I ordered on Monday and nothing came, get me a human").
+# The question itself ("when can ...", "what time", 几点), which `_OPENS_ASKING_WHEN` also looks for.
+_WHEN_QUESTION = r"when (can|could|do|does|are|is|will|would)|what time|which days?"
+_WHEN_QUESTION_ZH = r"什么时候|几点|哪天"
 _ASKS_WHEN = re.compile(
-    r"\b(when (can|could|do|does|are|is|will|would)|what time|which days?|"
+    rf"\b({_WHEN_QUESTION}|"
     r"(opening|office|business|support|working) hours|opening times?|"
     r"weekends?|(mon|tues|wednes|thurs|fri|satur|sun)days?|(bank )?holidays?|evenings?|at night|24/7|"
     r"around the clock)\b"
-    r"|什么时候|几点|哪天|哪几天|周末|礼拜[一二三四五六天日]?|星期[一二三四五六天日]|周[一二三四五六日天]|节假日|假期|"
+    rf"|{_WHEN_QUESTION_ZH}|哪几天|周末|礼拜[一二三四五六天日]?|星期[一二三四五六天日]|周[一二三四五六日天]|节假日|假期|"
     r"晚上|夜里|早上|上午|下午|(上班|工作|服务|营业|在线)时间|上班|下班|24小时",
     re.IGNORECASE,
 )
@@ -53,8 +56,7 @@ _AVAILABILITY_QUESTION_MAX = 12  # words, or Chinese characters / 2
 # ... or this many when the message opens with the question ("when can I reach a real person on the
 # phone during the week?"): a complaint that names a day does not start by asking when.
 _OPENS_ASKING_WHEN = re.compile(
-    r"^\W*((when (can|could|do|does|are|is|will|would)|(at )?what time|which days?|what days?)\b|什么时候|几点|哪天)",
-    re.IGNORECASE,
+    rf"^\W*(({_WHEN_QUESTION}|at what time|what days?)\b|{_WHEN_QUESTION_ZH})", re.IGNORECASE
 )
 _OPENING_AVAILABILITY_QUESTION_MAX = 20
 ASKED_FOR_HUMAN_REASON = "customer asked for a person"
