@@ -35,11 +35,11 @@ from intents.companies import CompanyNames, company_names
 from intents.embeddings import Embedder, Vectors
 from intents.languages import CHINESE, ENGLISH
 from intents.lexical import ChineseWords, EnglishWords, LexicalIndex, Words
-from intents.offers import ChineseFaqVocabulary, FaqVocabulary
+from intents.offers import ChineseFaqVocabulary, EntryWords, FaqVocabulary, thing_asked
 from intents.places import PlaceNames, place_names
 from intents.retrieval import Match
 from intents.types import FaqDocument
-from intents.words import sentences
+from intents.words import sentences, tokens
 
 FEATURES = (
     "dense_phrasing",
@@ -218,6 +218,11 @@ class HybridIndex:
     site_text: str = ""  # every entry's text, lower-cased: the places the FAQ names itself
     # The FAQ's words, so that "do you sell paint?" is not answered by an FAQ that never says paint.
     vocabulary: FaqVocabulary | ChineseFaqVocabulary | None = None
+    # Each entry's words (English), so that "does the London showroom have a café?" is not answered by
+    # an entry that speaks of the showroom but never of a café; and the site's own name, never the
+    # thing asked about ("who founded Lumen & Loom?").
+    entry_words: list[EntryWords] = field(default_factory=list)
+    own_words: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -286,6 +291,8 @@ class HybridIndex:
             site_text=site_text,
             vocabulary=_vocabulary(words, site_text),
             companies=company_names().without(own_names),
+            entry_words=[EntryWords(text) for text in site_texts] if isinstance(words, EnglishWords) else [],
+            own_words=frozenset(word for name in own_names for word in tokens(name)),
             reranker=reranker,
             words=words,
         )
@@ -363,6 +370,9 @@ class HybridIndex:
             probabilities = np.where(elsewhere, 0.0, probabilities)
         if self._asks_for_what_the_faq_never_names(query):
             probabilities = np.zeros_like(probabilities)
+        elif self.entry_words and (thing := thing_asked(query, self.own_words)) is not None:
+            # "Is there a café inside the Amsterdam store?": only an entry that names the thing answers.
+            probabilities = np.where([not words.names(thing) for words in self.entry_words], 0.0, probabilities)
         order = np.argsort(-probabilities)[:k]
         return [Match(self.documents[i], float(probabilities[i])) for i in order]
 

@@ -41,25 +41,77 @@ _THING_ENDS = re.compile(
 )
 
 
-class FaqVocabulary:
-    """The words a site's FAQ uses (every question, alternative and answer of one language)."""
+# "what tog are your duvets?", "which Tube station is nearest?": the thing is the words between the
+# question word and the verb.
+_WHICH = re.compile(
+    r"^\W*(?:what|which)\s+(?P<which>[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}?)\s+"
+    r"(?:is|are|do|does|did|can|could|should|will|would|was|were|has|have)\b",
+    re.IGNORECASE,
+)
+# Words that name a property of what an entry speaks of, or any thing at all, rather than a thing of
+# their own: "is there a charge to collect?", "what time does the store open?", "which cities have a
+# shop?", "are there things I can't return?". The entry answers them without the word ("free",
+# "10:00 to 18:00", "Amsterdam and London", "items").
+_PROPERTIES = frozenset(
+    {
+        "amount", "charge", "charges", "cities", "city", "cost", "costs", "countries", "country", "date",
+        "day", "days", "deadline", "fee", "fees", "hour", "hours", "kind", "limit", "line", "location",
+        "locations", "maximum", "minimum", "number", "option", "options", "place", "places", "price", "sort",
+        "spend", "stuff", "temp", "temperature", "thing", "things", "time", "times", "town", "towns", "type",
+        "way",
+    }
+)  # fmt: skip
+
+
+class EntryWords:
+    """One entry's words (question, alternatives and answer), to tell whether it names a thing."""
 
     def __init__(self, text: str) -> None:
         self.words = frozenset(tokens(text))
         self.stems = frozenset(stem(word) for word in self.words)
 
+    def names(self, word: str) -> bool:
+        """Whether the entry uses `word`, in another form ("cafés" for "café") or one typing slip off."""
+        # "cafe" is named by "cafés": the crude stem of a plural in -es drops its e ("caf").
+        return stem(word) in self.stems or stem(f"{word}s") in self.stems or _one_letter_off(word, self.words)
+
+
+def thing_asked(question: str, own_words: frozenset[str] = frozenset()) -> str | None:
+    """The word that names what an existence or which-question asks about: the last content word of
+    its thing ("a café" in "does the London showroom have a café where…", "station" in "which Tube
+    station is nearest…", "founded" in "who founded Lumen & Loom?"); None for any other question, and
+    for a property of the thing ("is there a fee…"). `own_words`, the site's own name, is not a thing
+    asked about. Only an entry that names it can answer: the stores entry does not answer whether the
+    showroom has a café, though it speaks of the showroom."""
+    thing = _existence_thing(question)
+    if thing is None and (which := _WHICH.search(question)) is not None:
+        thing = which.group("which")
+    if thing is None:
+        return None
+    words = [word for word in tokens(thing) if is_content(word) and word not in own_words]
+    if not words or words[-1] in _PROPERTIES:
+        return None
+    return words[-1]
+
+
+class FaqVocabulary(EntryWords):
+    """The words a site's FAQ uses (every question, alternative and answer of one language)."""
+
     def unnamed_things(self, question: str) -> set[str]:
         """The words of what an existence question asks for that the FAQ never uses; empty for any
         other question. A word one letter off a word of the FAQ ("shippng") counts as that word."""
-        match = _EXISTENCE.search(question)
-        if match is None:
+        thing = _existence_thing(question)
+        if thing is None:
             return set()
-        thing = _THING_ENDS.split(next(group for group in match.groups() if group is not None), maxsplit=1)[0]
-        return {
-            word
-            for word in tokens(thing)
-            if is_content(word) and stem(word) not in self.stems and not _one_letter_off(word, self.words)
-        }
+        return {word for word in tokens(thing) if is_content(word) and not self.names(word)}
+
+
+def _existence_thing(question: str) -> str | None:
+    """What an existence question asks for, up to where a clause or a place begins; None for any other."""
+    match = _EXISTENCE.search(question)
+    if match is None:
+        return None
+    return _THING_ENDS.split(next(group for group in match.groups() if group is not None), maxsplit=1)[0]
 
 
 def _one_letter_off(word: str, known: frozenset[str]) -> bool:

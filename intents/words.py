@@ -4,6 +4,7 @@ of a text (those that state something a customer could act on), and its sentence
 from __future__ import annotations
 
 import re
+import unicodedata
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
 SENTENCE = re.compile(r"[^.!?\n\u3002\uff01\uff1f]+[.!?\u3002\uff01\uff1f]*")  # and Chinese 。！？
@@ -42,7 +43,14 @@ _STEM_PREFIX = 5  # words sharing their first five letters share a stem ("delive
 
 
 def tokens(text: str) -> list[str]:
-    return TOKEN.findall(text.lower().replace("\u2019", "'"))
+    """Lower-cased words and numbers; accents dropped, so "café" is the word "cafe", not "caf"."""
+    return TOKEN.findall(_without_accents(text.lower().replace("\u2019", "'")))
+
+
+def _without_accents(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def stem(word: str) -> str:

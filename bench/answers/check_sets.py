@@ -51,6 +51,9 @@ TARGETS = {
     # Written afresh in stop 31 (bench/answers/README.md): a second development split and a second test split.
     "val": {"in_scope": 136, "out_of_scope": 38, "followups": 20},
     "test2": {"in_scope": 159, "out_of_scope": 37, "followups": 27},
+    # Written afresh in stop 32: a third development split and a third test split.
+    "val2": {"in_scope": 137, "out_of_scope": 50, "followups": 16},
+    "test3": {"in_scope": 145, "out_of_scope": 31, "followups": 18},
 }
 MIN_YESNO_SHARE = 0.4
 MIN_NO_SHARE_OF_YESNO = 0.5
@@ -69,6 +72,8 @@ LANGUAGES: dict[str, dict[str, Any]] = {
             "test": HERE / "demo_en_test.json",
             "val": HERE / "demo_en_val.json",
             "test2": HERE / "demo_en_test2.json",
+            "val2": HERE / "demo_en_val2.json",
+            "test3": HERE / "demo_en_test3.json",
         },
         "probes": None,
         "targets": TARGETS,

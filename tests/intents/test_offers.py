@@ -7,7 +7,7 @@ import pytest
 
 from intents.hybrid import HybridIndex, off_topic_corpus
 from intents.lexical import ChineseWords
-from intents.offers import ChineseFaqVocabulary, FaqVocabulary
+from intents.offers import ChineseFaqVocabulary, EntryWords, FaqVocabulary, thing_asked
 from intents.types import FaqDocument
 from tests.intents.generation.conftest import HashingEmbedder
 
@@ -16,6 +16,7 @@ FAQ = [
     FaqDocument(2, "Do you have physical stores?", "We have a store in Amsterdam and a showroom in London."),
     FaqDocument(3, "How can I contact you?", "Email us or call our phone line.", ("what's your number?",)),
     FaqDocument(4, "Do you offer free shipping?", "Shipping is free over €60."),
+    FaqDocument(5, "Do you have a trade programme?", "Yes, for businesses such as hotels and cafés."),
 ]
 ENGLISH = FaqVocabulary(" ".join(f"{d.question} {' '.join(d.alternatives)} {d.answer}" for d in FAQ).lower())
 
@@ -54,6 +55,47 @@ def test_an_existence_question_about_something_the_faq_never_names_is_found(ques
 )
 def test_other_questions_and_the_faqs_own_words_are_left_to_the_gate(question: str) -> None:
     assert ENGLISH.unnamed_things(question) == set()
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("Does the London showroom have a café where I can get a coffee?", "cafe"),
+        ("Is there a café inside the Amsterdam store?", "cafe"),
+        ("Can I book a private shopping appointment at the Amsterdam store?", "appointment"),
+        ("What tog are your duvets?", "tog"),
+        ("Which Tube station is nearest to the London showroom?", "station"),
+        ("Who founded Lumen & Loom?", "founded"),  # the site's own name is not what is asked about
+        ("Do you sell replacement lampshades?", "lampshades"),  # the last word of the thing
+    ],
+)
+def test_the_thing_an_existence_or_which_question_asks_about_is_its_last_content_word(
+    question: str, thing: str
+) -> None:
+    assert thing_asked(question, frozenset({"lumen", "loom"})) == thing
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is there a charge to collect my order?",  # a property of what the entry speaks of
+        "what time does the Amsterdam store open?",
+        "is there a time limit for sending stuff back",
+        "which cities have a shop?",
+        "are there things I can't return?",
+        "is there a Lumen & Loom shop in Paris?",  # the site's own name, and "shop", name no thing
+        "how long does delivery take?",  # not an existence or which-question
+        "what do I do if my parcel is late?",
+    ],
+)
+def test_properties_places_and_other_questions_ask_about_no_thing(question: str) -> None:
+    assert thing_asked(question, frozenset({"lumen", "loom"})) is None
+
+
+def test_an_entry_names_a_thing_in_another_form_or_with_a_typing_slip() -> None:
+    words = EntryWords("Our trade programme is for hotels and cafés. Shipping is free.")
+    assert words.names("cafe") and words.names("hotel") and words.names("shippng")
+    assert not words.names("parking")
 
 
 def test_a_replaced_letter_is_another_word_not_a_typo() -> None:
@@ -99,6 +141,18 @@ def test_no_entry_answers_whether_the_shop_has_what_its_faq_never_names(index: H
     assert _best(index, "Do you have a store in Vienna?") > 0
     index.vocabulary = None
     assert _best(index, "Do you have a military discount?") > 0
+
+
+def test_only_an_entry_that_names_the_thing_asked_about_answers(index: HybridIndex) -> None:
+    # The stores entry speaks of the showroom but not of a café; the trade programme names cafés.
+    question = "Does the London showroom have a café?"
+    vector = HashingEmbedder().encode([question])[0]
+    matches = {m.document.id: m.score for m in index.retrieve(question, vector, k=len(FAQ))}
+    assert matches[2] == 0.0 and matches[5] > 0
+    assert _best(index, "Is there a discount for cafés?") > 0
+    index.entry_words = []
+    vector = HashingEmbedder().encode([question])[0]
+    assert {m.document.id: m.score for m in index.retrieve(question, vector, k=len(FAQ))}[2] > 0
 
 
 def test_a_chinese_index_knows_its_own_words() -> None:
