@@ -24,6 +24,8 @@ REFUNDS_ZH = FaqDocument(5, "退款什么时候到账？", "退货入库检查�
         ("How do I get a refund from Ryanair?", ["Ryanair"]),
         ("is dhl used for the delivery?", ["DHL"]),
         ("IKEA's sofa came without legs", ["IKEA"]),
+        ("does The White Company gift wrap for free?", ["The White Company"]),  # home-goods shops (stop 32)
+        ("Macy's lets me pay in 4, do you?", ["Macy's"]),
         ("淘宝退款一般几天到账", ["淘宝"]),
         ("宜家的沙发买了能退吗", ["宜家"]),
         ("顺丰寄国际件要多少钱", ["顺丰"]),
