@@ -54,6 +54,8 @@ TARGETS = {
     # Written afresh in stop 32: a third development split and a third test split.
     "val2": {"in_scope": 137, "out_of_scope": 50, "followups": 16},
     "test3": {"in_scope": 145, "out_of_scope": 31, "followups": 18},
+    # Written afresh in stop 33 by two writers, merged: a fourth test split, held out.
+    "test4": {"in_scope": 279, "out_of_scope": 64, "followups": 24},
 }
 MIN_YESNO_SHARE = 0.4
 MIN_NO_SHARE_OF_YESNO = 0.5
@@ -74,6 +76,7 @@ LANGUAGES: dict[str, dict[str, Any]] = {
             "test2": HERE / "demo_en_test2.json",
             "val2": HERE / "demo_en_val2.json",
             "test3": HERE / "demo_en_test3.json",
+            "test4": HERE / "demo_en_test4.json",
         },
         "probes": None,
         "targets": TARGETS,
