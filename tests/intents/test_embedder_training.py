@@ -69,6 +69,21 @@ def test_the_fingerprint_changes_with_the_phrasings_and_the_settings_but_not_the
     assert training_fingerprint(GROUPS, config, ["tell me a joke"]) != base
 
 
+def test_the_fingerprint_knows_a_local_base_model_by_its_files_not_by_where_it_lies(tmp_path: Path) -> None:
+    def model_folder(where: Path, hidden_size: int) -> str:
+        where.mkdir(parents=True)
+        (where / "config.json").write_text(f'{{"hidden_size": {hidden_size}}}', encoding="utf-8")
+        (where / "model.safetensors").write_bytes(b"0" * 64)
+        return str(where)
+
+    here = training_fingerprint(GROUPS, EmbedderTrainingConfig(base_model=model_folder(tmp_path / "a" / "e5", 384)))
+    moved = training_fingerprint(GROUPS, EmbedderTrainingConfig(base_model=model_folder(tmp_path / "b" / "e5", 384)))
+    other = training_fingerprint(GROUPS, EmbedderTrainingConfig(base_model=model_folder(tmp_path / "c" / "e5", 768)))
+    assert moved == here
+    assert other != here
+    assert training_fingerprint(GROUPS, EmbedderTrainingConfig(base_model="intfloat/e5-small")) != here
+
+
 def test_fine_tuning_needs_two_entries_with_alternatives(tmp_path: Path) -> None:
     with pytest.raises(EmbedderTrainingError, match="two entries"):
         embedder_fine_tune([GROUPS[0], PhrasingGroup("Lonely?", ())], tmp_path / "out")

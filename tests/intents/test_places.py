@@ -54,6 +54,13 @@ def test_a_place_the_faq_names_itself_is_left_as_it_is() -> None:
     assert place_names().hints("is there a store in Berlin?", faq_text) == [("Berlin", ["Germany", "EU"])]
 
 
+def test_a_place_named_only_inside_a_longer_place_name_is_not_named_by_the_faq() -> None:
+    faq_text = "Deliveries to the Scottish Highlands, Northern Ireland and the islands take 3-5 days."
+    assert place_names().hints("how long would a rug take to land in Ireland?", faq_text) == [("Ireland", ["EU"])]
+    assert place_names().hints("can it go to Galway?", faq_text) == [("Galway", ["Ireland", "EU"])]
+    assert place_names().hints("and to Northern Ireland?", faq_text) == []
+
+
 OUTSIDE = FaqDocument(1, "Do you ship outside the EU and UK?", "We can't ship elsewhere, including Switzerland.")
 EU = FaqDocument(2, "How long does delivery take within the EU?", "Standard delivery takes 3-5 days in the EU.")
 RETURNS = FaqDocument(3, "How do I return an item?", "Use the returns portal within 30 days.")
