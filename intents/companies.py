@@ -4,7 +4,9 @@ Such a question sounds like a shop question, and the entry it lands on ("Are ret
 "退款什么时候到账？") answers it about the wrong company. An entry can only answer a question about
 another company when it speaks of that company: it names it ("do your bulbs work with IKEA
 Tradfri?"), or, for a retailer, it speaks of competitors or other shops ("Amazon has it €10
-cheaper, will you match it?" against "We don't match competitors' prices").
+cheaper, will you match it?" against "We don't match competitors' prices"). A question about the
+company itself ("Does John Lewis price match other shops?") is answered only by an entry whose own
+question or answer names it.
 
 The names are a hand-written list (`intents/data/other_companies.json`): retailers and marketplaces,
 carriers, airlines and other well-known firms, in English and Chinese. Names that are also plain
@@ -60,9 +62,14 @@ class CompanyNames:
         kept = tuple(c for c in self.companies if not any(_holds(name, c.name) for name in own))
         return CompanyNames(kept, self.competitor_words)
 
-    def speaks_of(self, company: Company, document: FaqDocument) -> bool:
+    def speaks_of(self, company: Company, document: FaqDocument, *, asked_about: bool = False) -> bool:
         """Whether the entry can answer a question about `company`: it names it, or (a retailer) it
-        speaks of competitors or other shops."""
+        speaks of competitors or other shops. When the question asks about the company itself
+        (`asked_about`: "Does John Lewis price match?"), only an entry whose own question or answer
+        names it does: not one that speaks of competitors, nor one whose phrasings name it ("John
+        Lewis has it for less, will you price match?" is how customers ask the price-match entry)."""
+        if asked_about:
+            return company.name.lower() in f"{document.question} {document.answer}".lower()
         text = document.text.lower()
         if company.name.lower() in text:
             return True
@@ -74,7 +81,23 @@ class CompanyNames:
         named = self.named(text)
         if not named:
             return None
-        return [not all(self.speaks_of(company, document) for company in named) for document in documents]
+        about = {company.name for company in named if _asked_about(text, company.name)}
+        return [
+            not all(self.speaks_of(company, document, asked_about=company.name in about) for company in named)
+            for document in documents
+        ]
+
+
+# The company is what the question is about when it is the subject of the question: "Does John Lewis
+# price match other shops?", "What's John Lewis's policy on price matching?", "Is IKEA cheaper?", not
+# "John Lewis has it for less, will you price match?" or "do your lamps work with IKEA Tradfri?".
+_SUBJECT_BEFORE = r"\b(?:does|do|did|is|are|was|were|will|would|can|could|has|have|what's|whats|what\s+is|how's)\s+"
+
+
+def _asked_about(text: str, name: str) -> bool:
+    if has_han(name):
+        return False
+    return re.search(rf"{_SUBJECT_BEFORE}{re.escape(name)}(?![a-z0-9])", text, re.IGNORECASE) is not None
 
 
 def _holds(text: str, name: str) -> bool:

@@ -19,14 +19,18 @@ import re
 from intents.lexical import CHINESE_STOPWORDS, jieba_words
 from intents.words import is_content, stem, tokens
 
-# "do you sell X", "does the London showroom have X", "can you repair X", "is there X", "are you hiring"
+# "do you sell X", "does the London showroom have X", "can you repair X", "do you run workshops", "is there
+# X", "are you hiring"
 _EXISTENCE = re.compile(
     r"\b(?:do|does|can|could)\s+(?:you|u|y'all|the\s+\w+(?:\s+\w+)?)\s+"
-    r"(?:have|has|sell|offer|do|give|provide|hire|repair|buy|rent|stock)\b(?P<thing>.*)"
+    r"(?:have|has|sell|offer|do|give|provide|hire|repair|buy|rent|stock|hold|host|run|organi[sz]e|engrave|"
+    r"personali[sz]e|monogram)\b(?P<thing>.*)"
     r"|\b(?:is|are)\s+there\s+(?P<there>.*)"
     r"|\bare\s+you\s+(?P<hiring>hiring\b.*)"
-    # "can I book a private shopping appointment", "could we hire a stylist"
-    r"|\b(?:can|could|may)\s+(?:i|we)\s+(?:book|reserve|schedule|arrange|hire|rent|borrow|lease)\b(?P<booking>.*)"
+    # "can I book a private shopping appointment", "could we hire a stylist", "can I bring my dog", "can I
+    # buy a replacement leg"
+    r"|\b(?:can|could|may)\s+(?:i|we)\s+(?:book|reserve|schedule|arrange|hire|rent|borrow|lease|bring|buy|purchase)\b"
+    r"(?P<booking>.*)"
     # "who founded Lumen & Loom?", "who is your CEO?": the FAQ says who only where it names them
     r"|^\W*who(?:'s|\s+is|\s+are|\s+was|\s+were)?\s+(?P<who>.*)",
     re.IGNORECASE,
@@ -35,7 +39,8 @@ _EXISTENCE = re.compile(
 # What is asked for ends where a clause or a place begins: "a phone line | I can ring", "parking | at the
 # Amsterdam store", "medical advice | about my headache".
 _THING_ENDS = re.compile(
-    r"\b(?:i|you|we|they|he|she|it|at|in|on|for|to|from|with|about|near|inside|by|when|if|that|which|who|where|"
+    r"\b(?:i|you|we|they|he|she|it|at|in|into|on|onto|for|to|from|with|about|near|inside|by|when|if|that|which|"
+    r"who|where|"
     r"so|because|before|after|while)\b|[,.?!;]",
     re.IGNORECASE,
 )

@@ -95,6 +95,24 @@ def test_a_competitor_named_in_a_price_match_question_keeps_the_price_match_entr
     assert scores[PRICE_MATCH.id] > 0 and scores[RETURNS.id] == 0.0
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does John Lewis price match other shops?",
+        "What's John Lewis's policy on price matching?",
+        "is IKEA cheaper?",
+    ],
+)
+def test_a_question_about_a_retailer_itself_is_answered_only_by_an_entry_that_says_its_name(question: str) -> None:
+    """Not by one that speaks of competitors, nor by one whose phrasings name it."""
+    asked = FaqDocument(
+        2, PRICE_MATCH.question, PRICE_MATCH.answer, ("John Lewis has it for less, will you price match?",)
+    )
+    assert company_names().unanswerable(question, [asked, BULBS]) == [True, "IKEA" not in question]
+    assert company_names().unanswerable("John Lewis has it for less, can u price match?", [asked]) == [False]
+    assert company_names().unanswerable("do the lamps work with IKEA Tradfri?", [BULBS]) == [False]
+
+
 def test_an_index_built_without_the_list_answers_as_before(index: HybridIndex) -> None:
     index.companies = None
     assert _scores(index, "are H&M returns free?")[RETURNS.id] > 0

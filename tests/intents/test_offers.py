@@ -67,6 +67,11 @@ def test_other_questions_and_the_faqs_own_words_are_left_to_the_gate(question: s
         ("Which Tube station is nearest to the London showroom?", "station"),
         ("Who founded Lumen & Loom?", "founded"),  # the site's own name is not what is asked about
         ("Do you sell replacement lampshades?", "lampshades"),  # the last word of the thing
+        ("Can I bring my dog into the Amsterdam store?", "dog"),  # the thing ends where "into ..." begins
+        ("Do you run candle-making workshops at the store?", "workshops"),
+        ("Do you host events at the London showroom?", "events"),
+        ("Can you engrave a cutting board?", "board"),
+        ("Can I buy a replacement leg for my chair?", "leg"),
     ],
 )
 def test_the_thing_an_existence_or_which_question_asks_about_is_its_last_content_word(
