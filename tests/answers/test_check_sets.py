@@ -1,5 +1,5 @@
-"""bench/answers/check_sets.py on the Chinese question sets: they validate against the Chinese demo FAQ,
-and the checker catches what it is there to catch in Chinese."""
+"""bench/answers/check_sets.py on the question sets: they validate against the demo FAQs, and the
+checker catches what it is there to catch, in Chinese above all."""
 
 from __future__ import annotations
 
@@ -49,6 +49,22 @@ def test_the_english_splits_share_no_question_with_the_faq_or_the_tuning_file() 
 
     assert report["errors"] == []
     assert status == 0
+
+
+def test_only_a_split_the_faq_was_trained_on_may_hold_its_alternatives(tmp_path: Path) -> None:
+    """Since stop 33 the demo FAQ holds the in-scope questions of dev, val, test, test2 and test3; the
+    development and held-out splits measured on must still share none of them."""
+    dev = json.loads((ANSWERS / "demo_en_dev.json").read_text(encoding="utf-8"))
+    val2 = json.loads((ANSWERS / "demo_en_val2.json").read_text(encoding="utf-8"))
+    val2["out_of_scope"].append(dev["in_scope"][0]["text"])  # an FAQ alternative since stop 33
+    path = tmp_path / "val2.json"
+    path.write_text(json.dumps(val2), encoding="utf-8")
+
+    status, report = check("--set", f"dev={ANSWERS / 'demo_en_dev.json'}", language="en")
+    assert status == 0, report["errors"]
+    status, report = check("--set", f"val2={path}", language="en")
+    assert status == 1
+    assert any("near-duplicates faq alternative" in error for error in report["errors"])
 
 
 def test_a_chinese_question_copied_from_an_faq_alternative_is_an_error(tmp_path: Path) -> None:
