@@ -81,7 +81,11 @@ class CompanyNames:
         named = self.named(text)
         if not named:
             return None
-        about = {company.name for company in named if _asked_about(text, company.name)}
+        about = {
+            company.name
+            for offset, _, company in self._finder.find(text)
+            if not has_han(company.name) and _SUBJECT_BEFORE.search(text[:offset])
+        }
         return [
             not all(self.speaks_of(company, document, asked_about=company.name in about) for company in named)
             for document in documents
@@ -91,13 +95,11 @@ class CompanyNames:
 # The company is what the question is about when it is the subject of the question: "Does John Lewis
 # price match other shops?", "What's John Lewis's policy on price matching?", "Is IKEA cheaper?", not
 # "John Lewis has it for less, will you price match?" or "do your lamps work with IKEA Tradfri?".
-_SUBJECT_BEFORE = r"\b(?:does|do|did|is|are|was|were|will|would|can|could|has|have|what's|whats|what\s+is|how's)\s+"
-
-
-def _asked_about(text: str, name: str) -> bool:
-    if has_han(name):
-        return False
-    return re.search(rf"{_SUBJECT_BEFORE}{re.escape(name)}(?![a-z0-9])", text, re.IGNORECASE) is not None
+# (Latin names only: what comes right before the name.)
+_SUBJECT_BEFORE = re.compile(
+    r"\b(?:does|do|did|is|are|was|were|will|would|can|could|has|have|what's|whats|what\s+is|how's)\s+$",
+    re.IGNORECASE,
+)
 
 
 def _holds(text: str, name: str) -> bool:

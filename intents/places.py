@@ -87,7 +87,8 @@ class PlaceNames:
         named_there = self._named_in(known)
         out: list[tuple[int, str, Place, list[str]]] = []
         for offset, written, place in self._found(text):
-            if place.name in known if has_han(place.name) else place.name.lower() in named_there:
+            known_there = place.name in known if has_han(place.name) else place.name.lower() in named_there
+            if known_there:
                 continue
             words = [w for w in dict.fromkeys((place.country, place.region)) if w and w.lower() != place.name.lower()]
             if words:
